@@ -1,9 +1,15 @@
 """sklearn-unlocker: scikit-learn classifiers for long-tailed, label-noisy data.
 
-Submodules: :mod:`sklearn_unlocker.datasets` (long tail + label noise
-generators, offline benchmark loaders) and :mod:`sklearn_unlocker.metrics`.
+- :class:`UnlockerClassifier`: Unlocker (NeurIPS 2025) around any torch module.
+- :mod:`sklearn_unlocker.strategies`: the noisy-label methods it wraps.
+- :mod:`sklearn_unlocker.adjustment`: the math (tau objective, solvers, EMA, prior).
+- :mod:`sklearn_unlocker.datasets`: long tail + label noise generators, offline loaders.
+- :mod:`sklearn_unlocker.metrics`: balanced / many-medium-few accuracy and more.
 """
+
+from ._estimator import UnlockerClassifier
+from .exceptions import UnlockerWarning
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+__all__ = ["UnlockerClassifier", "UnlockerWarning", "__version__"]

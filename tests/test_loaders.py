@@ -77,7 +77,7 @@ def test_balanced_split_refuses_to_empty_a_class():
 class _FakeCifar(torchvision.datasets.FakeData):
     """torchvision's FakeData behind CIFAR's constructor signature."""
 
-    calls: list = []  # noqa: RUF012 - records the constructor calls of one test
+    calls: list = []
 
     def __init__(self, root, train=True, download=False, transform=None):
         _FakeCifar.calls.append({"root": root, "train": train, "download": download})

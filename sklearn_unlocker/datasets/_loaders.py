@@ -320,7 +320,7 @@ def make_noisy_tabular(
     n_classes=10,
     n_features=20,
     n_informative=10,
-    class_sep=1.0,
+    class_sep=2.0,
     imbalance_ratio=50,
     noise="sym",
     noise_rate=0.4,
@@ -341,7 +341,9 @@ def make_noisy_tabular(
         Clean samples generated per class (test split included).
     n_classes, n_features, n_informative, class_sep
         Passed to :func:`~sklearn.datasets.make_classification`
-        (``n_redundant=0``, one cluster per class).
+        (``n_redundant=0``, one cluster per class). The default ``class_sep=2.0``
+        leaves an MLP trained on the clean labels near 0.87 balanced accuracy at
+        IR 50, so label noise has room to hurt (at 1.0 the clean ceiling is 0.64).
     imbalance_ratio, noise, noise_rate, profile, class_map, transition_matrix
         See :func:`make_long_tailed_noisy`.
     n_test_per_class : int, default=100

@@ -1,0 +1,1 @@
+"""Benchmarks of sklearn-unlocker: ``python -m benchmarks --help`` from the repository root."""

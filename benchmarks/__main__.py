@@ -1,0 +1,18 @@
+"""``python -m benchmarks run ...`` (accuracy grid) or ``python -m benchmarks overhead ...``."""
+
+import sys
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"run": "benchmarks.run", "overhead": "benchmarks.overhead"}
+    if not argv or argv[0] not in commands:
+        print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]  (--help for each)")
+        return 2
+    module = __import__(commands[argv[0]], fromlist=["main"])
+    module.main(argv[1:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""The methods a benchmark compares, each the same network behind the same estimator API.
+
+Every baseline is :class:`~sklearn_unlocker.UnlockerClassifier` with the parts of
+Unlocker switched off, so the network, optimiser, epochs and batch size are the
+same everywhere and only the method differs. cleanlab's ``CleanLearning`` wraps
+the plain cross-entropy network.
+"""
+
+import numpy as np
+
+from sklearn_unlocker import UnlockerClassifier
+
+#: Plain cross-entropy: no selection, no adjustment, no mixup.
+CE = dict(strategy="none", logit_adjustment="none", mixup_alpha=0.0)
+
+METHODS = {
+    "ce": ("cross-entropy", CE),
+    "la_posthoc": ("logit adjustment, post-hoc (tau=1, observed prior)",
+                   dict(CE, logit_adjustment="posthoc", prior="observed", tau=1.0, ema_beta=1.0)),
+    "la_loss": ("logit-adjusted loss (tau=1, observed prior)",
+                dict(CE, logit_adjustment="loss", prior="observed", tau=1.0, ema_beta=1.0)),
+    "cleanlab": ("cleanlab CleanLearning around the cross-entropy network", None),
+    "small_loss": ("small-loss selection alone (NLL)", dict(logit_adjustment="none")),
+    "small_loss+posthoc": ("NLL + post-hoc LA (tau=1)", dict(logit_adjustment="posthoc", tau=1.0)),
+    "small_loss+la": ("NLL + LA (tau=1, the paper's 'NLL + LA')",
+                      dict(logit_adjustment="loss", tau=1.0)),
+    "unlocker": ("UnlockerClassifier, defaults", {}),
+    "unlocker_no_ema": ("UnlockerClassifier, no EMA (ema_beta=1)", dict(ema_beta=1.0)),
+    "clean_ce": ("cross-entropy on the TRUE labels (reference, not a method)", CE),
+}
+
+
+def make_method(name, *, n_classes, random_state, **common):
+    """An unfitted estimator for a method name.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`METHODS`.
+    n_classes : int
+        Number of classes (fixes the output width inside cleanlab's folds).
+    random_state : int
+        Seed.
+    **common
+        Parameters shared by every method (module, epochs, ...).
+
+    Returns
+    -------
+    estimator : object with fit / predict
+    """
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose from {sorted(METHODS)}")
+    if name == "cleanlab":
+        from cleanlab.classification import CleanLearning
+
+        clf = UnlockerClassifier(classes=np.arange(n_classes), random_state=random_state,
+                                 **{**common, **CE})
+        return CleanLearning(clf, seed=random_state)
+    return UnlockerClassifier(random_state=random_state, **{**common, **METHODS[name][1]})

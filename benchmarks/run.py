@@ -1,0 +1,192 @@
+"""Accuracy benchmark: datasets x imbalance ratios x noises x seeds x methods.
+
+Writes ``benchmarks/results/<name>.csv`` (one row per fit) and ``<name>.md``
+(mean +- std over seeds per setting and method), each headed by the command,
+the package version, the seeds and the machine.
+"""
+
+import argparse
+import os
+import platform
+import shlex
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import torch
+from joblib import Parallel, delayed
+from sklearn.metrics import balanced_accuracy_score
+
+import sklearn_unlocker
+from sklearn_unlocker.datasets import load_noisy_digits, load_noisy_mnist1d, make_noisy_tabular
+from sklearn_unlocker.metrics import prior_kl_divergence, selection_precision_recall, shot_accuracy
+from sklearn_unlocker.modules import ConvNet1d
+
+from .methods import METHODS, make_method
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: dataset name -> (loader, options, module for it)
+DATASETS = {
+    "digits": (load_noisy_digits, {}, None),
+    "tabular": (make_noisy_tabular, {}, None),
+    "mnist1d": (load_noisy_mnist1d, {"n_samples": 10000, "as_images": True}, ConvNet1d),
+}
+
+METRICS = ["balanced_accuracy", "many", "medium", "few", "prior_kl", "selection_precision",
+           "selection_recall", "tau", "estimated_ir", "fit_seconds", "unlocker_share"]
+
+
+def load(dataset, imbalance_ratio, noise, rate, seed):
+    """One benchmark split (see :mod:`sklearn_unlocker.datasets`)."""
+    loader, options, _ = DATASETS[dataset]
+    return loader(imbalance_ratio=imbalance_ratio, noise=noise, noise_rate=rate,
+                  random_state=seed, **options)
+
+
+def evaluate(method, data, seed, threads=None, **common):
+    """Fit one method on one split and measure it."""
+    if threads:
+        torch.set_num_threads(threads)
+    warnings.simplefilter("ignore")  # degenerate-state warnings are summarised by the metrics
+    n_classes = len(data.classes)
+    estimator = make_method(method, n_classes=n_classes, random_state=seed, **common)
+    y_train = data.y_train_true if method == "clean_ce" else data.y_train
+    start = time.perf_counter()
+    estimator.fit(data.X_train, y_train)
+    seconds = time.perf_counter() - start
+    y_pred = estimator.predict(data.X_test)
+    shots = shot_accuracy(data.y_test, y_pred, data.true_counts, labels=data.classes)
+    row = {"balanced_accuracy": balanced_accuracy_score(data.y_test, y_pred), **shots,
+           "fit_seconds": seconds}
+    if method == "cleanlab":
+        row["prior_kl"] = prior_kl_divergence(data.true_prior, estimator.py)
+        selected = ~estimator.label_issues_df["is_label_issue"].to_numpy()
+        row["selection_precision"], row["selection_recall"] = selection_precision_recall(
+            ~data.noise_mask, selected)
+    elif method != "clean_ce":
+        row["prior_kl"] = prior_kl_divergence(data.true_prior, estimator.prior_)
+        row["tau"] = estimator.tau_
+        row["estimated_ir"] = estimator.imbalance_ratio_
+        row["unlocker_share"] = estimator.timings_["unlocker"] / estimator.timings_["fit"]
+        if estimator.strategy != "none":
+            row["selection_precision"], row["selection_recall"] = selection_precision_recall(
+                ~data.noise_mask, ~estimator.label_issues_)
+    return row
+
+
+def machine():
+    """One line describing where the numbers were measured."""
+    return (f"{platform.platform()}; {os.cpu_count()} CPUs, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), device "
+            f"{'cuda' if torch.cuda.is_available() else 'cpu'}")
+
+
+def header(command, seeds):
+    return [f"command: `{command}`", f"sklearn-unlocker {sklearn_unlocker.__version__}",
+            f"seeds: {' '.join(map(str, seeds))}", f"machine: {machine()}",
+            f"date: {time.strftime('%Y-%m-%d')}"]
+
+
+def summarise(frame):
+    """Mean +- std over seeds, one row per setting and method."""
+    keys = ["dataset", "imbalance_ratio", "noise", "rate", "method"]
+    grouped = frame.groupby(keys, sort=False)
+    mean, std = grouped[METRICS].mean(), grouped[METRICS].std()
+    return mean, std, grouped.size()
+
+
+def markdown(frame, command, seeds, methods):
+    mean, std, _ = summarise(frame)
+    lines = ["# Accuracy benchmark", "", *[f"- {h}" for h in header(command, seeds)], "",
+             "Balanced accuracy on the balanced clean test split, mean +- std over seeds; "
+             "many/medium/few: classes with >100, 20-100, <20 true training samples; prior KL: "
+             "KL(true || estimated prior); selection P/R: precision/recall of the samples kept "
+             "as clean; unlocker share: Unlocker's own work (tau, EMA, D_bc, prior) over fit time.",
+             ""]
+    for setting, block in mean.groupby(level=[0, 1, 2, 3], sort=False):
+        dataset, ir, noise, rate = setting
+        lines += [f"## {dataset}, IR {ir:g}, {noise} {rate:.0%}", "",
+                  "| method | balanced acc. | many | medium | few | prior KL | sel. P / R | tau "
+                  "| est. IR | fit s | unlocker share |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for key, row in block.iterrows():
+            method = key[-1]
+            sd = std.loc[key]
+
+            def cell(name, fmt="{:.3f}", row=row, sd=sd):
+                value = row[name]
+                if pd.isna(value):
+                    return "-"
+                spread = "" if pd.isna(sd[name]) else f" ± {fmt.format(sd[name])}"
+                return fmt.format(value) + spread
+
+            sel = ("-" if pd.isna(row["selection_precision"]) else
+                   f"{row['selection_precision']:.2f} / {row['selection_recall']:.2f}")
+            share = "-" if pd.isna(row["unlocker_share"]) else f"{row['unlocker_share']:.2%}"
+            lines.append(
+                f"| {method} | {cell('balanced_accuracy')} | {row['many']:.3f} | "
+                f"{row['medium']:.3f} | {row['few']:.3f} | "
+                f"{'-' if pd.isna(row['prior_kl']) else format(row['prior_kl'], '.3f')} | {sel} | "
+                f"{'-' if pd.isna(row['tau']) else format(row['tau'], '.2f')} | "
+                f"{'-' if pd.isna(row['estimated_ir']) else format(row['estimated_ir'], '.1f')} | "
+                f"{row['fit_seconds']:.1f} | {share} |"
+            )
+        lines.append("")
+    lines += ["Methods:", ""] + [f"- `{m}`: {METHODS[m][0]}" for m in methods]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks run", description=__doc__)
+    parser.add_argument("--datasets", nargs="+", default=["digits"], choices=sorted(DATASETS))
+    parser.add_argument("--imbalance-ratios", nargs="+", type=float, default=[50.0])
+    parser.add_argument("--noises", nargs="+", default=["sym:0.4"],
+                        help="kind:rate pairs, e.g. sym:0.4 t2h:0.4 joint:0.4")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=["ce", "cleanlab", "unlocker"],
+                        choices=sorted(METHODS))
+    parser.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="parallel fits (each then uses 1 thread; fit times become noisier)")
+    parser.add_argument("--name", default=None, help="results file stem")
+    args = parser.parse_args(argv)
+    command = "python -m benchmarks run " + " ".join(shlex.quote(a) for a in
+                                                     (argv if argv is not None else sys.argv[1:]))
+    noises = [(kind, float(rate)) for kind, rate in (n.split(":") for n in args.noises)]
+    settings = [(d, ir, kind, rate) for d in args.datasets for ir in args.imbalance_ratios
+                for kind, rate in noises]
+    jobs = []
+    for dataset, ir, kind, rate in settings:
+        for seed in args.seeds:
+            data = load(dataset, ir, kind, rate, seed)
+            common = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
+            module = DATASETS[dataset][2]
+            if module is not None:
+                common["module"] = module
+            for method in args.methods:
+                jobs.append(((dataset, ir, kind, rate, seed, method), data, common))
+    threads = 1 if args.jobs > 1 else None
+    rows = Parallel(n_jobs=args.jobs)(
+        delayed(evaluate)(key[-1], data, key[-2], threads, **common) for key, data, common in jobs
+    )
+    frame = pd.DataFrame([
+        {"dataset": k[0], "imbalance_ratio": k[1], "noise": k[2], "rate": k[3], "seed": k[4],
+         "method": k[5], **row} for (k, _, _), row in zip(jobs, rows, strict=True)
+    ]).reindex(columns=["dataset", "imbalance_ratio", "noise", "rate", "seed", "method",
+                        *METRICS])
+    name = args.name or "accuracy"
+    RESULTS.mkdir(exist_ok=True)
+    csv = RESULTS / f"{name}.csv"
+    with open(csv, "w") as f:
+        f.writelines(f"# {line}\n" for line in header(command, args.seeds))
+        frame.to_csv(f, index=False)
+    (RESULTS / f"{name}.md").write_text(markdown(frame, command, args.seeds, args.methods))
+    print((RESULTS / f"{name}.md").read_text())
+    return frame
+
+
+if __name__ == "__main__":
+    main()

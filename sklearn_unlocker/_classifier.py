@@ -1,0 +1,365 @@
+"""The scikit-learn face shared by every estimator of the package.
+
+:class:`NeuralClassifierBase` validates input, encodes labels, builds the torch
+module and the internal skorch net (:class:`~sklearn_unlocker._net.TrainingNet`),
+seeds randomness without touching global state, and predicts. A subclass
+supplies the training procedure (what happens each epoch and the loss) and the
+adjustment applied at prediction.
+"""
+
+import contextlib
+import copy
+import inspect
+import time
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from skorch.callbacks import ProgressBar
+from torch import nn
+
+from ._net import TensorBatchIterator, TrainingNet
+from .modules import MLP
+
+__all__ = ["NeuralClassifierBase"]
+
+_SEED_MAX = 2**31 - 1
+
+#: skorch parameter families a user may route through ``**kwargs``.
+SKORCH_PREFIXES = ("module__", "optimizer__", "iterator_train__", "iterator_valid__",
+                   "callbacks__")
+#: plain skorch parameters a user may pass through ``**kwargs``.
+SKORCH_PLAIN = ("iterator_train", "iterator_valid")
+
+
+class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
+    """Base class: a scikit-learn classifier that trains a torch module through skorch.
+
+    Not used directly. Subclasses declare their parameters in ``__init__``,
+    store ``**kwargs`` with :meth:`_store_skorch_kwargs`, and implement
+    :meth:`_make_procedure` and :meth:`_prediction_adjustment`.
+    """
+
+    _parameter_constraints = {
+        "module": [None, type, nn.Module],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [type],
+        "classes": ["array-like", None],
+        "device": [StrOptions({"auto", "cpu", "cuda"}), str, torch.device],
+        "callbacks": [list, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # --- parameters ----------------------------------------------------------------
+
+    def _store_skorch_kwargs(self, kwargs):
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    def _skorch_kwargs(self):
+        return {key: value for key, value in vars(self).items()
+                if key.startswith(SKORCH_PREFIXES) or key in SKORCH_PLAIN}
+
+    def get_params(self, deep=True):
+        """Parameters of this estimator, including routed skorch parameters (``module__*`` etc.).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of nested estimators (e.g. ``strategy__*``).
+
+        Returns
+        -------
+        params : dict
+        """
+        params = super().get_params(deep=deep)
+        params.update(self._skorch_kwargs())
+        return params
+
+    def set_params(self, **params):
+        """Set parameters, including routed skorch parameters (``module__*`` etc.).
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        routed = {k: params.pop(k) for k in list(params)
+                  if k.startswith(SKORCH_PREFIXES) or k in SKORCH_PLAIN}
+        self._store_skorch_kwargs(routed)
+        return super().set_params(**params) if params else self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags
+
+    # --- fitting -------------------------------------------------------------------
+
+    def _validate_fit_input(self, X, y, sample_weight):
+        unknown = [k for k in vars(self) if "__" in k and not k.startswith(SKORCH_PREFIXES)]
+        if unknown:
+            raise ValueError(
+                f"unknown routed parameter(s) {unknown}; routed skorch parameters start with "
+                f"one of {', '.join(SKORCH_PREFIXES)}"
+            )
+        X, y = validate_data(self, X, y, allow_nd=True, dtype=np.float32, ensure_min_samples=2,
+                             y_numeric=False)
+        check_classification_targets(y)
+        if self.classes is None:
+            self.classes_ = np.unique(y)
+        else:
+            self.classes_ = np.unique(np.asarray(self.classes))
+            unseen = np.setdiff1d(np.unique(y), self.classes_)
+            if len(unseen):
+                raise ValueError(f"y has labels not in classes: {unseen.tolist()}")
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"this classifier needs samples of at least two classes; got 1 class "
+                f"({self.classes_.tolist()})"
+            )
+        y_encoded = np.searchsorted(self.classes_, y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
+            weighted = np.bincount(y_encoded, weights=sample_weight,
+                                   minlength=len(self.classes_)) > 0
+            if weighted.sum() < 2:
+                raise ValueError(
+                    f"this classifier needs samples of at least two classes with positive "
+                    f"sample_weight; got {int(weighted.sum())} class "
+                    f"({self.classes_[weighted].tolist()})"
+                )
+        self.input_shape_ = tuple(X.shape[1:])
+        return X, y_encoded, sample_weight
+
+    def _resolve_device(self):
+        if str(self.device) == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return str(self.device)
+
+    def _module_and_params(self, n_classes):
+        module = MLP if self.module is None else self.module
+        if isinstance(module, nn.Module):
+            return copy.deepcopy(module), {}
+        accepted = inspect.signature(module).parameters
+        given = {key[len("module__"):] for key in self._skorch_kwargs()
+                 if key.startswith("module__")}
+        fills = {"n_features": int(np.prod(self.input_shape_)), "n_classes": n_classes,
+                 "in_channels": self.input_shape_[0] if self.input_shape_ else 1}
+        filled = {f"module__{name}": value for name, value in fills.items()
+                  if name in accepted and name not in given}
+        if self.module is None and len(self.input_shape_) > 1:
+            filled["module__n_features"] = int(np.prod(self.input_shape_))
+        return module, filled
+
+    def _callbacks(self):
+        callbacks = list(self.callbacks or [])
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks
+
+    def _build_net(self, n_classes, device, generator, **net_params):
+        module, module_params = self._module_and_params(n_classes)
+        params = {
+            "iterator_train": TensorBatchIterator,
+            "iterator_valid": TensorBatchIterator,
+            "iterator_train__shuffle": True,
+            "iterator_train__generator": generator,
+        }
+        user = self._skorch_kwargs()
+        if "iterator_train" in user:
+            # a user iterator (e.g. torch's DataLoader) gets only what it asked for
+            params = {k: v for k, v in params.items() if not k.startswith("iterator_train")}
+            params["iterator_train__shuffle"] = True
+        params.update(module_params)
+        params.update(user)
+        return TrainingNet(
+            module=module,
+            criterion=nn.CrossEntropyLoss,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=None,
+            callbacks=self._callbacks(),
+            device=device,
+            verbose=int(self.verbose),
+            **net_params,
+            **params,
+        )
+
+    def _check_module_output(self, net, X, n_classes):
+        sample = torch.as_tensor(X[:2])
+        try:
+            out = net.logits(sample)
+        except (RuntimeError, TypeError, ValueError) as error:
+            raise ValueError(
+                f"the module failed on a batch of input of shape {tuple(sample.shape)}: {error}"
+            ) from error
+        if out.ndim != 2 or out.shape[1] != n_classes:
+            raise ValueError(
+                f"the module's output has shape {tuple(out.shape)} for {len(sample)} samples; "
+                f"expected ({len(sample)}, {n_classes}): one logit per class "
+                f"({n_classes} classes)"
+            )
+
+    @contextlib.contextmanager
+    def _seeded(self, device):
+        """Seed torch inside a forked RNG: global state is untouched once fit returns."""
+        seed = int(check_random_state(self.random_state).randint(_SEED_MAX))
+        devices = [torch.device(device).index or 0] if str(device).startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield seed
+
+    def _fit(self, X, y, sample_weight=None):
+        start = time.perf_counter()
+        self._validate_params()
+        X, y_encoded, sample_weight = self._validate_fit_input(X, y, sample_weight)
+        n_classes = len(self.classes_)
+        device = self._resolve_device()
+        X_tensor = torch.from_numpy(np.ascontiguousarray(X))
+        with self._seeded(device) as seed:
+            generator = torch.Generator().manual_seed(seed)
+            net = self._build_net(n_classes, device, generator)
+            net.initialize()
+            self._check_module_output(net, X_tensor, n_classes)
+            procedure = self._make_procedure(
+                X=X_tensor, y=y_encoded, sample_weight=sample_weight, n_classes=n_classes,
+                device=device, random_state=np.random.RandomState(seed), generator=generator,
+            )
+            net.procedure_ = procedure
+            net.partial_fit(X_tensor, torch.arange(len(X_tensor)))
+        net.procedure_ = None  # the procedure holds the training data: do not keep or pickle it
+        self.net_ = net
+        self.device_ = device
+        self._finish_fit(procedure, time.perf_counter() - start)
+        return self
+
+    # --- prediction ----------------------------------------------------------------
+
+    def _logits(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32)
+        if tuple(X.shape[1:]) != self.input_shape_:
+            raise ValueError(
+                f"X has samples of shape {tuple(X.shape[1:])}, but this estimator was fitted "
+                f"on samples of shape {self.input_shape_}"
+            )
+        return self.net_.logits(torch.from_numpy(np.ascontiguousarray(X)))
+
+    def decision_function(self, X):
+        """Adjusted logits (``z - alpha`` where the method adjusts predictions).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples, 2-D or N-D as at fit.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+            For two classes, the score of ``classes_[1]`` minus that of ``classes_[0]``.
+        """
+        scores = self._adjusted_logits(X).numpy()
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def _adjusted_logits(self, X):
+        logits = self._logits(X).to(torch.float64)
+        return logits - torch.as_tensor(self._prediction_adjustment(), dtype=torch.float64)
+
+    def predict_proba(self, X):
+        """Class probabilities: softmax of the adjusted logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        return torch.softmax(self._adjusted_logits(X), dim=1).numpy()
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`, computed stably.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        return torch.log_softmax(self._adjusted_logits(X), dim=1).numpy()
+
+    def predict(self, X):
+        """Predicted labels, in the original label values.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        best = self._adjusted_logits(X).argmax(dim=1).numpy()
+        return self.classes_[best]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on ``(X, y)``; labels unseen at fit are an error, not a silent miss.
+
+        Use ``scoring="balanced_accuracy"`` in model selection for long-tailed data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        unseen = np.setdiff1d(np.unique(np.asarray(y)), self.classes_)
+        if len(unseen):
+            raise ValueError(
+                f"y has labels unseen at fit: {unseen.tolist()}; the fitted classes are "
+                f"{self.classes_.tolist()} (pass classes=... at fit to fix the label set)"
+            )
+        return super().score(X, y, sample_weight=sample_weight)
+
+    # --- for subclasses ------------------------------------------------------------
+
+    def _make_procedure(self, **context):
+        raise NotImplementedError
+
+    def _finish_fit(self, procedure, fit_seconds):
+        raise NotImplementedError
+
+    def _prediction_adjustment(self):
+        return np.zeros(len(self.classes_))

@@ -1,0 +1,120 @@
+"""The internal skorch net and its tensor-slicing batch iterator.
+
+The estimators hold a fitted :class:`TrainingNet` in ``net_``. It is a plain
+skorch ``NeuralNet`` extended only through skorch's documented hooks: the
+training targets are sample *indices*, and ``get_loss`` asks the estimator's
+procedure object (``procedure_``) for the loss of those samples; the
+``on_epoch_begin`` / ``on_train_end`` hooks let the procedure do its per-epoch
+work (Unlocker: score pass, tau, selection, prior) before each training epoch.
+"""
+
+import torch
+from skorch import NeuralNet
+from skorch.dataset import unpack_data
+
+__all__ = ["TensorBatchIterator", "TrainingNet"]
+
+
+class TensorBatchIterator:
+    """Mini-batches by slicing in-memory tensors: skorch's ``iterator_train`` without a DataLoader.
+
+    skorch accepts any iterable factory as ``iterator_train``; on small models
+    slicing tensors directly avoids the DataLoader's per-sample collation (20-30%
+    of a small tabular model's fit time).
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset or tuple
+        Holds ``X`` and ``y`` (tensors or arrays of the same length).
+    batch_size : int
+        Samples per batch. A last batch of a single sample is merged into the
+        previous one, so batch norm never sees a batch of size 1.
+    shuffle : bool, default=False
+        Draw a new permutation at each pass.
+    generator : torch.Generator, default=None
+        Source of the permutations.
+
+    Examples
+    --------
+    >>> X, y = torch.arange(5.0)[:, None], torch.arange(5)
+    >>> [b[1].tolist() for b in TensorBatchIterator((X, y), batch_size=2)]
+    [[0, 1], [2, 3, 4]]
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, generator=None):
+        X, y = (dataset.X, dataset.y) if hasattr(dataset, "X") else dataset
+        self.X, self.y = torch.as_tensor(X), torch.as_tensor(y)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+
+    def _bounds(self):
+        n = len(self.X)
+        starts = list(range(0, n, self.batch_size))
+        if len(starts) > 1 and n - starts[-1] == 1:
+            starts.pop()
+        return list(zip(starts, [*starts[1:], n], strict=True))
+
+    def __len__(self):
+        return len(self._bounds())
+
+    def __iter__(self):
+        order = torch.randperm(len(self.X), generator=self.generator) if self.shuffle else None
+        for start, stop in self._bounds():
+            if order is None:
+                yield self.X[start:stop], self.y[start:stop]
+            else:
+                rows = order[start:stop]
+                yield self.X[rows], self.y[rows]
+
+
+class TrainingNet(NeuralNet):
+    """skorch net whose targets are sample indices and whose loss comes from ``procedure_``.
+
+    ``procedure_`` (set by the estimator before ``fit``) implements
+    ``begin_epoch(net)``, ``train_step(net, X, indices)`` (forward, loss,
+    backward; returns skorch's ``{"loss", "y_pred"}``), ``loss(net, logits,
+    indices)`` and ``end_training(net)``.
+    """
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        X, indices = unpack_data(batch)
+        return self.procedure_.train_step(self, X, indices)
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
+                               **kwargs)
+        self.procedure_.begin_epoch(self)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        self.procedure_.end_training(self)
+        super().on_train_end(net, X=X, y=y, **kwargs)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        return self.procedure_.loss(self, y_pred, y_true)
+
+    def logits(self, X, batch_size=1024):
+        """Raw logits of every row of ``X`` in evaluation mode, without grad, on the CPU.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, ...)
+            Inputs (on any device).
+        batch_size : int, default=1024
+            Rows per forward pass.
+
+        Returns
+        -------
+        logits : torch.Tensor of float32, shape (n_samples, n_classes)
+        """
+        module = self.module_
+        was_training = module.training
+        module.eval()
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(X), batch_size):
+                batch = X[start:start + batch_size].to(self.device, non_blocking=True)
+                outputs.append(module(batch).float().cpu())
+        module.train(was_training)
+        return torch.cat(outputs) if outputs else torch.empty(0, 0)

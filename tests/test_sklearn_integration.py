@@ -1,0 +1,67 @@
+"""UnlockerClassifier inside scikit-learn's tools: clone, Pipeline, GridSearchCV."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_unlocker import UnlockerClassifier
+from sklearn_unlocker.datasets import make_noisy_tabular
+from sklearn_unlocker.strategies import SmallLossStrategy
+
+FAST = dict(max_epochs=5, warmup_epochs=2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_noisy_tabular(n_samples_per_class=80, n_classes=3, n_features=5,
+                              n_informative=3, n_test_per_class=20, imbalance_ratio=5,
+                              noise_rate=0.2, random_state=0)
+
+
+def test_routed_parameters_are_parameters():
+    clf = UnlockerClassifier(module__hidden_units=(8,), optimizer__weight_decay=0.1)
+    params = clf.get_params()
+    assert params["module__hidden_units"] == (8,) and params["optimizer__weight_decay"] == 0.1
+    clf.set_params(module__hidden_units=(4,), ema_beta=0.3)
+    assert clf.module__hidden_units == (4,) and clf.ema_beta == 0.3
+    copy = clone(clf)
+    assert copy.get_params() == clf.get_params() and copy is not clf
+    assert "module__hidden_units=(4,)" in repr(clf)
+
+
+def test_nested_strategy_parameters_are_tunable():
+    clf = UnlockerClassifier(strategy=SmallLossStrategy())
+    assert clf.get_params()["strategy__p_threshold"] == 0.5
+    clf.set_params(strategy__p_threshold=0.7)
+    assert clf.strategy.p_threshold == 0.7
+
+
+def test_pipeline_with_a_scaler(data):
+    pipe = make_pipeline(StandardScaler(), UnlockerClassifier(**FAST))
+    pipe.fit(data.X_train * 10 + 3, data.y_train)
+    assert pipe.predict(data.X_test * 10 + 3).shape == (len(data.X_test),)
+    assert 0 <= pipe.score(data.X_test * 10 + 3, data.y_test) <= 1
+
+
+def test_grid_search_in_parallel_with_balanced_accuracy(data):
+    grid = GridSearchCV(
+        UnlockerClassifier(classes=[0, 1, 2], **FAST),
+        {
+            "ema_beta": [0.5, 1.0],
+            "tau_lr": [0.1, 0.5],
+            "strategy": ["small_loss", "none"],
+            "module__hidden_units": [(16,), (32, 32)],
+        },
+        scoring="balanced_accuracy",
+        cv=StratifiedKFold(2, shuffle=True, random_state=0),
+        n_jobs=2,
+        error_score="raise",
+    )
+    grid.fit(data.X_train, data.y_train)
+    assert len(grid.cv_results_["params"]) == 16
+    assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
+    assert grid.best_estimator_.module__hidden_units in [(16,), (32, 32)]
+    assert grid.predict(data.X_test).shape == (len(data.X_test),)

@@ -1,0 +1,108 @@
+"""Built-in strategies and the strategy interface."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from sklearn_unlocker.strategies import (
+    BaseStrategy,
+    BatchTargets,
+    NoSelection,
+    SmallLossStrategy,
+    Split,
+    clean_probability_gmm,
+    resolve_strategy,
+)
+
+
+def _noisy_logits(seed, n=300, n_classes=3, noise=0.3):
+    """Logits of a model that learned the true classes; labels with injected noise."""
+    rng = np.random.RandomState(seed)
+    true = rng.randint(0, n_classes, n)
+    logits = rng.normal(0, 1, (n, n_classes))
+    logits[np.arange(n), true] += 3.0
+    flipped = rng.rand(n) < noise
+    given = np.where(flipped, (true + rng.randint(1, n_classes, n)) % n_classes, true)
+    return torch.as_tensor(logits), given, true, flipped
+
+
+@pytest.mark.parametrize("per_class", [False, True])
+def test_small_loss_marks_injected_noise_as_noisy_far_more_often_than_clean(per_class):
+    logits, given, true, flipped = _noisy_logits(0)
+    split = SmallLossStrategy(per_class=per_class).split(logits, given, random_state=0)
+    noisy_flagged = np.mean(~split.clean_mask[flipped])
+    clean_flagged = np.mean(~split.clean_mask[~flipped])
+    assert noisy_flagged > 0.8 and clean_flagged < 0.2
+    # the corrections of the flagged samples are mostly the true classes
+    fixed = ~split.clean_mask & flipped
+    assert np.mean(split.corrected_labels[fixed] == true[fixed]) > 0.8
+    # clean samples keep their given label at full confidence
+    np.testing.assert_array_equal(split.corrected_labels[split.clean_mask],
+                                  given[split.clean_mask])
+    assert np.all(split.confidence[split.clean_mask] == 1.0)
+
+
+def test_per_class_split_keeps_a_clean_class_that_a_global_split_drops():
+    # class 1 is clean but all its losses are high (a biased model): a global mixture puts
+    # it in the noisy mode, one mixture per class cannot
+    rng = np.random.RandomState(0)
+    head = np.c_[rng.normal(4, 0.3, 200), np.zeros(200)]
+    tail = np.c_[rng.normal(1.0, 0.3, 40), np.zeros(40)]
+    logits = torch.as_tensor(np.r_[head, tail])
+    y = np.r_[np.zeros(200, int), np.ones(40, int)]
+    global_split = SmallLossStrategy(per_class=False).split(logits, y, random_state=0)
+    per_class = SmallLossStrategy(per_class=True).split(logits, y, random_state=0)
+    assert global_split.clean_mask[y == 1].mean() < 0.1
+    assert per_class.clean_mask[y == 1].mean() > 0.3
+
+
+def test_gmm_clean_probability_edge_cases():
+    np.testing.assert_array_equal(clean_probability_gmm(np.ones(5)), np.ones(5))
+    np.testing.assert_array_equal(clean_probability_gmm(np.array([0.3])), [1.0])
+    proba = clean_probability_gmm(np.r_[np.full(30, 0.1), np.full(10, 2.0)], random_state=0)
+    assert np.all(proba[:30] > 0.9) and np.all(proba[30:] < 0.1)
+
+
+def test_no_selection_keeps_everything_and_ranks_by_given_label_probability():
+    logits = torch.tensor([[3.0, 0.0], [0.0, 0.0], [0.0, 3.0]])
+    split = NoSelection().split(logits, np.array([0, 0, 0]))
+    assert split.clean_mask.all()
+    assert np.all(np.diff(split.clean_proba) < 0)
+    np.testing.assert_array_equal(split.corrected_labels, [0, 0, 0])
+
+
+def test_default_loss_is_the_logit_adjusted_loss_on_clean_samples():
+    logits = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    alpha = torch.log(torch.tensor([0.8, 0.2]))
+    targets = BatchTargets(
+        labels=torch.tensor([0, 0]), corrected_labels=torch.tensor([0, 1]),
+        clean_mask=torch.tensor([True, False]), confidence=torch.tensor([1.0, 0.5]),
+        sample_weight=torch.tensor([1.0, 2.0]), adjustment=alpha,
+    )
+    loss = BaseStrategy().loss(logits, targets).detach()
+    clean = (-torch.log_softmax(logits[0] + alpha, 0)[0]).detach()
+    relabelled = (-torch.log_softmax(logits[1], 0)[1] * 0.5 * 2.0).detach()
+    assert float(loss) == pytest.approx(float((clean + relabelled) / 2))
+    # small_loss leaves the relabelled sample out unless asked
+    assert float(SmallLossStrategy().loss(logits, targets).detach()) == \
+        pytest.approx(float(clean / 2))
+    assert float(SmallLossStrategy(train_noisy=True).loss(logits, targets).detach()) == \
+        pytest.approx(float(loss))
+
+
+def test_resolve_strategy_names_objects_and_errors():
+    assert isinstance(resolve_strategy("none"), NoSelection)
+    user = SmallLossStrategy(p_threshold=0.7)
+    resolved = resolve_strategy(user)
+    assert resolved is not user and resolved.get_params() == user.get_params()
+    with pytest.raises(ValueError, match="unknown strategy"):
+        resolve_strategy("dividemix-typo")
+    with pytest.raises(TypeError, match="split"):
+        resolve_strategy(object())
+    assert clone(user).p_threshold == 0.7
+
+
+def test_split_is_a_named_tuple_of_arrays():
+    split = Split(np.ones(2), np.ones(2, bool), np.zeros(2, int), np.ones(2))
+    assert split._fields == ("clean_proba", "clean_mask", "corrected_labels", "confidence")
