@@ -1,11 +1,12 @@
-"""``python -m benchmarks run ...`` (accuracy grid) or ``python -m benchmarks overhead ...``."""
+"""``python -m benchmarks {run,overhead,devgrid} ...``: accuracy grid, cost, development grid."""
 
 import sys
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run": "benchmarks.run", "overhead": "benchmarks.overhead"}
+    commands = {"run": "benchmarks.run", "overhead": "benchmarks.overhead",
+                "devgrid": "benchmarks.devgrid"}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]  (--help for each)")
         return 2

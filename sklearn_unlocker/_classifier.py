@@ -179,6 +179,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             "iterator_valid": TensorBatchIterator,
             "iterator_train__shuffle": True,
             "iterator_train__generator": generator,
+            # there is no validation split, so nothing for skorch's valid_loss to score
+            "callbacks__valid_loss": None,
         }
         user = self._skorch_kwargs()
         if "iterator_train" in user:

@@ -78,7 +78,8 @@ class TrainingNet(NeuralNet):
     """
 
     def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
+        if not self.module_.training:  # skorch walks every submodule on each call
+            self._set_training(True)
         X, indices = unpack_data(batch)
         return self.procedure_.train_step(self, X, indices)
 

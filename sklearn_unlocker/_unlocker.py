@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ._rows import row_softmax
 from .adjustment import (
     balanced_clean_subset,
     ema_update,
@@ -187,12 +188,11 @@ class UnlockerProcedure:
         """Step 2: new tau on D_bc (from the previous epoch), then the EMA of alpha."""
         settings = self.settings
         if settings.row.learns_tau and self.bc_indices is not None and len(self.bc_indices):
-            rows = torch.as_tensor(self.bc_indices)
             self.tau, clipped = solve_tau(
-                self.tau, logits[rows], torch.as_tensor(np.log(self.prior)),
-                torch.as_tensor(self.y[self.bc_indices]), solver=settings.tau_solver,
-                lr=settings.tau_lr, steps=settings.tau_steps, batch_size=settings.batch_size,
-                bounds=settings.tau_bounds, generator=self.generator,
+                self.tau, logits.numpy()[self.bc_indices], np.log(self.prior),
+                self.y[self.bc_indices], solver=settings.tau_solver, lr=settings.tau_lr,
+                steps=settings.tau_steps, batch_size=settings.batch_size,
+                bounds=settings.tau_bounds, random_state=self.random_state,
             )
             self.record.tau_clipped += int(clipped)
         self.alpha = ema_update(self.alpha, self.tau * np.log(self.prior), settings.ema_beta)
@@ -206,8 +206,9 @@ class UnlockerProcedure:
             return
         mode = self.settings.prior
         proba = None
-        if mode == "ir_aware":
-            proba = torch.softmax(selection_logits.to(torch.float64), dim=1).numpy()
+        if mode == "ir_aware":  # the adjusted posterior, needed for the relabelled rows only
+            noisy = torch.as_tensor(~self.split.clean_mask)
+            proba = row_softmax(selection_logits[noisy]).double().numpy()
         counts = prior_counts(mode, self.y, self.n_classes, clean_mask=self.split.clean_mask,
                               corrected_labels=self.split.corrected_labels,
                               corrected_proba=proba, sample_weight=self.sample_weight)
@@ -222,20 +223,31 @@ class UnlockerProcedure:
     # --- the loss of step 6 --------------------------------------------------------
 
     def _set_targets(self, split):
-        device = self.device
+        """Per-sample training tensors for the coming epoch (a batch indexes into them)."""
+        n = len(self.y)
         if split is None:  # warm-up: every sample is clean, with its given label
-            n = len(self.y)
-            self.corrected_t = self.y_t
-            self.clean_t = torch.ones(n, dtype=torch.bool, device=device)
-            self.confidence_t = torch.ones(n, dtype=torch.float32, device=device)
+            split = Split(np.ones(n), np.ones(n, dtype=bool), self.y, np.ones(n))
+            weights = np.ones(n)
         else:
-            self.corrected_t = torch.as_tensor(split.corrected_labels, dtype=torch.long,
-                                               device=device)
-            self.clean_t = torch.as_tensor(split.clean_mask, dtype=torch.bool, device=device)
-            self.confidence_t = torch.as_tensor(split.confidence, dtype=torch.float32,
-                                                device=device)
-        alpha = self.alpha if self.settings.row.in_loss else np.zeros(self.n_classes)
-        self.loss_alpha_t = torch.as_tensor(alpha, dtype=torch.float32, device=device)
+            weights = np.asarray(self.strategy.training_weights(split), dtype=np.float64)
+        sample_weight = np.ones(n) if self.sample_weight is None else self.sample_weight
+        clean = np.asarray(split.clean_mask, dtype=bool)
+        self.unit_weight = bool(np.all(sample_weight * weights == 1.0))
+        as_tensor = torch.as_tensor
+        device = self.device
+        self.epoch_tensors = {
+            "target": as_tensor(np.where(clean, self.y, split.corrected_labels),
+                                dtype=torch.long, device=device),
+            "weight": as_tensor(sample_weight * weights, dtype=torch.float32, device=device),
+            "clean_mask": as_tensor(clean, device=device),
+            "labels": self.y_t,
+            "corrected_labels": as_tensor(split.corrected_labels, dtype=torch.long,
+                                          device=device),
+            "confidence": as_tensor(split.confidence, dtype=torch.float32, device=device),
+            "sample_weight": self.weight_t,
+        }
+        self.loss_adjustment = (as_tensor(self.alpha, dtype=torch.float32, device=device)
+                                if self.settings.row.in_loss else None)
 
     def train_step(self, net, X, indices):
         """Forward, loss and backward of one mini-batch, with mixup when enabled.
@@ -263,15 +275,8 @@ class UnlockerProcedure:
         return {"loss": loss, "y_pred": logits}
 
     def loss(self, net, logits, indices):
-        indices = indices.to(self.device)
-        targets = BatchTargets(
-            labels=self.y_t[indices],
-            corrected_labels=self.corrected_t[indices],
-            clean_mask=self.clean_t[indices],
-            confidence=self.confidence_t[indices],
-            sample_weight=self.weight_t[indices],
-            adjustment=self.loss_alpha_t,
-        )
+        targets = BatchTargets(indices.to(self.device), self.epoch_tensors,
+                               self.loss_adjustment, self.unit_weight)
         return self.strategy.loss(logits, targets)
 
     # --- bookkeeping ---------------------------------------------------------------

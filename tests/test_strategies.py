@@ -60,8 +60,35 @@ def test_per_class_split_keeps_a_clean_class_that_a_global_split_drops():
 def test_gmm_clean_probability_edge_cases():
     np.testing.assert_array_equal(clean_probability_gmm(np.ones(5)), np.ones(5))
     np.testing.assert_array_equal(clean_probability_gmm(np.array([0.3])), [1.0])
-    proba = clean_probability_gmm(np.r_[np.full(30, 0.1), np.full(10, 2.0)], random_state=0)
+    proba = clean_probability_gmm(np.r_[np.full(30, 0.1), np.full(10, 2.0)])
     assert np.all(proba[:30] > 0.9) and np.all(proba[30:] < 0.1)
+    # a group of one sample, or of equal losses, cannot be split: all clean
+    proba = clean_probability_gmm(np.r_[0.1, 0.5, 0.5, 0.2, 3.0, 0.1, 2.9],
+                                  groups=np.r_[0, 1, 1, 2, 2, 2, 2])
+    assert proba[:3].tolist() == [1.0, 1.0, 1.0] and proba[4] < 0.1 < 0.9 < proba[3]
+
+
+def test_gmm_agrees_with_scikit_learn_and_fits_groups_independently():
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.RandomState(0)
+    disagreement = []
+    for _ in range(40):
+        n = rng.randint(30, 300)
+        noisy = rng.rand(n) < rng.uniform(0.1, 0.5)
+        losses = np.where(noisy, rng.gamma(2, 1.0, n) + 2.0, rng.gamma(1, 0.3, n))
+        ours = clean_probability_gmm(losses)
+        scaled = ((losses - losses.min()) / np.ptp(losses))[:, None]
+        gmm = GaussianMixture(2, max_iter=10, reg_covar=5e-4, tol=1e-2, random_state=0)
+        theirs = gmm.fit(scaled).predict_proba(scaled)[:, np.argmin(gmm.means_[:, 0])]
+        disagreement.append(np.mean((ours > 0.5) != (theirs > 0.5)))
+    assert np.median(disagreement) == 0 and np.mean(disagreement) < 0.02
+    groups = rng.randint(0, 4, 400)
+    losses = rng.gamma(1, 0.5, 400) + 2.0 * (rng.rand(400) < 0.3)
+    together = clean_probability_gmm(losses, groups)
+    for g in range(4):
+        np.testing.assert_allclose(together[groups == g],
+                                   clean_probability_gmm(losses[groups == g]), rtol=1e-12)
 
 
 def test_no_selection_keeps_everything_and_ranks_by_given_label_probability():
@@ -75,20 +102,33 @@ def test_no_selection_keeps_everything_and_ranks_by_given_label_probability():
 def test_default_loss_is_the_logit_adjusted_loss_on_clean_samples():
     logits = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
     alpha = torch.log(torch.tensor([0.8, 0.2]))
-    targets = BatchTargets(
-        labels=torch.tensor([0, 0]), corrected_labels=torch.tensor([0, 1]),
-        clean_mask=torch.tensor([True, False]), confidence=torch.tensor([1.0, 0.5]),
-        sample_weight=torch.tensor([1.0, 2.0]), adjustment=alpha,
-    )
-    loss = BaseStrategy().loss(logits, targets).detach()
+    epoch = {"labels": torch.tensor([0, 0]), "corrected_labels": torch.tensor([0, 1]),
+             "clean_mask": torch.tensor([True, False]), "confidence": torch.tensor([1.0, 0.5]),
+             "sample_weight": torch.tensor([1.0, 2.0]), "target": torch.tensor([0, 1])}
+    split = Split(np.ones(2), np.array([True, False]), np.array([0, 1]), np.array([1.0, 0.5]))
+
+    def targets(strategy):
+        weight = torch.tensor(strategy.training_weights(split), dtype=torch.float32)
+        return BatchTargets(torch.arange(2), {**epoch, "weight": weight * epoch["sample_weight"]},
+                            alpha)
+
+    loss = BaseStrategy().loss(logits, targets(BaseStrategy())).detach()
     clean = (-torch.log_softmax(logits[0] + alpha, 0)[0]).detach()
     relabelled = (-torch.log_softmax(logits[1], 0)[1] * 0.5 * 2.0).detach()
     assert float(loss) == pytest.approx(float((clean + relabelled) / 2))
     # small_loss leaves the relabelled sample out unless asked
-    assert float(SmallLossStrategy().loss(logits, targets).detach()) == \
+    small_loss = SmallLossStrategy()
+    assert float(small_loss.loss(logits, targets(small_loss)).detach()) == \
         pytest.approx(float(clean / 2))
-    assert float(SmallLossStrategy(train_noisy=True).loss(logits, targets).detach()) == \
+    pseudo_labelling = SmallLossStrategy(train_noisy=True)
+    assert float(pseudo_labelling.loss(logits, targets(pseudo_labelling)).detach()) == \
         pytest.approx(float(loss))
+    # no adjustment in the loss: plain weighted cross-entropy
+    plain = BatchTargets(torch.arange(2), {**epoch, "weight": torch.tensor([1.0, 1.0])}, None)
+    expected = torch.nn.functional.cross_entropy(logits.detach(), torch.tensor([0, 1]))
+    assert float(BaseStrategy().loss(logits.detach(), plain)) == pytest.approx(float(expected))
+    with pytest.raises(AttributeError, match="no field"):
+        _ = plain.lables
 
 
 def test_resolve_strategy_names_objects_and_errors():

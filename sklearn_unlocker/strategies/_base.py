@@ -49,29 +49,48 @@ class Split(NamedTuple):
     confidence: np.ndarray
 
 
-class BatchTargets(NamedTuple):
+class BatchTargets:
     """Everything the loss of a mini-batch may need, as tensors on the device.
+
+    Fields are indexed out of the epoch's per-sample tensors on first access,
+    so a loss pays only for what it reads.
 
     Attributes
     ----------
+    target : torch.Tensor of int64, shape (batch,)
+        The label to train on: the given label where clean, else the corrected one.
+    weight : torch.Tensor of float, shape (batch,)
+        Training weight: ``sample_weight`` times :meth:`BaseStrategy.training_weights`.
+    clean_mask : torch.Tensor of bool, shape (batch,)
     labels : torch.Tensor of int64, shape (batch,)
         Given labels.
     corrected_labels : torch.Tensor of int64, shape (batch,)
         Labels from the last :meth:`BaseStrategy.split`.
-    clean_mask : torch.Tensor of bool, shape (batch,)
     confidence : torch.Tensor of float, shape (batch,)
     sample_weight : torch.Tensor of float, shape (batch,)
-    adjustment : torch.Tensor of float, shape (n_classes,)
-        alpha as the loss should apply it (``z + alpha`` for clean samples); all
-        zeros when the logit adjustment is not part of the loss.
+    adjustment : torch.Tensor of shape (n_classes,) or None
+        alpha as the loss should apply it to clean samples (``z + alpha``); ``None``
+        when the logit adjustment is not part of the loss.
+    unit_weight : bool
+        True when every sample of the epoch has weight 1 (the loss may then be a
+        plain mean).
     """
 
-    labels: torch.Tensor
-    corrected_labels: torch.Tensor
-    clean_mask: torch.Tensor
-    confidence: torch.Tensor
-    sample_weight: torch.Tensor
-    adjustment: torch.Tensor
+    FIELDS = ("target", "weight", "clean_mask", "labels", "corrected_labels", "confidence",
+              "sample_weight")
+
+    def __init__(self, rows, epoch_tensors, adjustment, unit_weight=False):
+        self._rows = rows
+        self._epoch = epoch_tensors
+        self.adjustment = adjustment
+        self.unit_weight = unit_weight
+
+    def __getattr__(self, name):  # only called for attributes not set yet
+        if name in BatchTargets.FIELDS:
+            value = self._epoch[name][self._rows]
+            setattr(self, name, value)
+            return value
+        raise AttributeError(f"{type(self).__name__} has no field {name!r}")
 
 
 class BaseStrategy(BaseEstimator):
@@ -104,15 +123,30 @@ class BaseStrategy(BaseEstimator):
         """
         raise NotImplementedError
 
+    def training_weights(self, split):
+        """How much each sample counts in training, given the epoch's split.
+
+        Parameters
+        ----------
+        split : Split
+            The verdict of :meth:`split`.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_samples,)
+            1 for clean samples, the correction's confidence for the others
+            (sample weights are multiplied in by the estimator).
+        """
+        return np.where(split.clean_mask, 1.0, split.confidence)
+
     def loss(self, logits, targets):
         """Training loss of a mini-batch.
 
         Clean samples: cross-entropy of ``z + alpha`` with the given label (the
-        logit-adjusted loss of Menon et al.; ``alpha`` is zero when the
-        adjustment is not in the loss). Other samples: cross-entropy of the raw
-        ``z`` with the corrected label, weighted by the confidence of the
-        correction. Sample weights multiply both; the sum is divided by the
-        batch size.
+        logit-adjusted loss of Menon et al.; no alpha when the adjustment is not
+        in the loss). Other samples: cross-entropy of the raw ``z`` with the
+        corrected label. Each sample's loss is multiplied by its ``weight``; the
+        sum is divided by the batch size.
 
         Parameters
         ----------
@@ -126,11 +160,10 @@ class BaseStrategy(BaseEstimator):
         loss : torch.Tensor
             0-d tensor.
         """
-        clean = targets.clean_mask
-        adjusted = torch.where(clean[:, None], logits + targets.adjustment, logits)
-        target = torch.where(clean, targets.labels, targets.corrected_labels)
-        per_sample = F.cross_entropy(adjusted, target, reduction="none")
-        weight = targets.sample_weight * torch.where(
-            clean, torch.ones_like(targets.confidence), targets.confidence
-        )
-        return (per_sample * weight).sum() / len(logits)
+        if targets.adjustment is not None:
+            clean = targets.clean_mask.to(logits.dtype)
+            logits = torch.addr(logits, clean, targets.adjustment.to(logits.dtype))
+        if targets.unit_weight:
+            return F.cross_entropy(logits, targets.target)
+        per_sample = F.cross_entropy(logits, targets.target, reduction="none")
+        return per_sample @ targets.weight.to(per_sample.dtype) / len(per_sample)

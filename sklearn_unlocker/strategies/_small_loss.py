@@ -1,15 +1,12 @@
 """Built-in strategies: "none" (no selection) and "small_loss" (GMM on the per-sample loss)."""
 
-import warnings
 from numbers import Real
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
 from sklearn.utils._param_validation import Interval
 
+from .._rows import row_cross_entropy, row_softmax
 from ._base import BaseStrategy, Split
 
 __all__ = ["NoSelection", "SmallLossStrategy", "clean_probability_gmm"]
@@ -31,57 +28,110 @@ class NoSelection(BaseStrategy):
     """
 
     def split(self, logits, y, *, sample_weight=None, random_state=None):
-        proba = torch.softmax(logits.to(torch.float64), dim=1).numpy()
+        y_t = torch.as_tensor(y, dtype=torch.long)
         n = len(y)
         return Split(
-            clean_proba=proba[np.arange(n), y],
+            clean_proba=torch.exp(-row_cross_entropy(logits.to(torch.float64), y_t)).numpy(),
             clean_mask=np.ones(n, dtype=bool),
             corrected_labels=np.asarray(y).copy(),
             confidence=np.ones(n),
         )
 
 
-def clean_probability_gmm(losses, *, random_state=None, max_iter=10, reg_covar=5e-4, tol=1e-2):
-    """Probability that each loss belongs to the low-loss mode of a 2-component GMM.
+def clean_probability_gmm(losses, groups=None, *, max_iter=10, reg_covar=5e-4):
+    """Probability that each loss belongs to the low-loss mode of a two-component GMM.
 
-    The losses are min-max normalised, then a 1-D two-component
-    :class:`~sklearn.mixture.GaussianMixture` is fitted (DivideMix's settings:
-    10 iterations, ``reg_covar=5e-4``, ``tol=1e-2``).
+    Within each group, the losses are min-max normalised and a 1-D mixture of
+    two Gaussians is fitted by EM: DivideMix's settings (10 iterations,
+    ``reg_covar=5e-4`` added to the variances), initialised like scikit-learn's
+    ``GaussianMixture(init_params="kmeans")`` by a 2-means split. All groups are
+    fitted at once with vectorised numpy: one :class:`~sklearn.mixture.GaussianMixture`
+    per class per epoch took half the fit time of a small model, this takes a
+    fraction of a millisecond. The tests check it against scikit-learn's fit.
 
     Parameters
     ----------
-    losses : ndarray of shape (n_samples,)
+    losses : array-like of shape (n_samples,)
         Per-sample losses.
-    random_state : int, RandomState instance or None, default=None
-        Initialisation of the mixture.
-    max_iter, reg_covar, tol
-        Passed to :class:`~sklearn.mixture.GaussianMixture`.
+    groups : array-like of int, shape (n_samples,), default=None
+        Fit one mixture per group (``0 .. n_groups-1``); ``None`` for one mixture.
+    max_iter : int, default=10
+        EM iterations.
+    reg_covar : float, default=5e-4
+        Added to each variance (on the normalised scale).
 
     Returns
     -------
     proba : ndarray of shape (n_samples,)
-        Posterior of the component with the smaller mean; all ones when the
-        losses cannot be split (fewer than 2 samples, or all equal).
+        Posterior of the component with the smaller mean; ones in a group that
+        cannot be split (fewer than 2 samples, or all losses equal).
 
     Examples
     --------
     >>> losses = np.r_[np.full(20, 0.1), np.full(5, 3.0)] + np.linspace(0, 0.01, 25)
-    >>> (clean_probability_gmm(losses, random_state=0) > 0.5).sum()
-    np.int64(20)
+    >>> int((clean_probability_gmm(losses) > 0.5).sum())
+    20
     """
-    losses = np.asarray(losses, dtype=np.float64)
-    spread = losses.max() - losses.min() if len(losses) else 0.0
-    if len(losses) < 2 or spread <= 1e-12:
-        return np.ones(len(losses))
-    normalised = ((losses - losses.min()) / spread)[:, None]
-    gmm = GaussianMixture(n_components=2, max_iter=max_iter, reg_covar=reg_covar, tol=tol,
-                          random_state=random_state)
-    with warnings.catch_warnings():
-        # 10 EM iterations are DivideMix's choice, not a failure to converge
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        gmm.fit(normalised)
-    clean_component = int(np.argmin(gmm.means_[:, 0]))
-    return gmm.predict_proba(normalised)[:, clean_component]
+    x = np.asarray(losses, dtype=np.float64)
+    g = np.zeros(len(x), dtype=np.intp) if groups is None else np.asarray(groups, dtype=np.intp)
+    proba = np.ones(len(x))
+    if len(x) < 2:
+        return proba
+    # sort by group once: every per-group sum below is one segment sum (np.add.reduceat)
+    order = np.argsort(g, kind="stable")
+    x, g = x[order], g[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    sizes = np.diff(np.r_[starts, len(x)])
+    low, high = np.minimum.reduceat(x, starts), np.maximum.reduceat(x, starts)
+    splittable = (sizes >= 2) & (high - low > 1e-12)
+    if not splittable.any():
+        return proba
+    member = np.repeat(splittable, sizes)
+    x, order = x[member], order[member]
+    low, high, sizes = low[splittable], high[splittable], sizes[splittable]
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    segment = np.repeat(np.arange(len(sizes)), sizes)
+    x = (x - low[segment]) / (high - low)[segment]
+
+    def sums(values):
+        return np.add.reduceat(values, starts)
+
+    # two components in 1-D: only the upper component's sums are needed, the lower one's
+    # are the group totals minus them, and the E-step is a logistic of a quadratic in x
+    n_total, x_total, xx_total = sizes.astype(np.float64), sums(x), sums(x * x)
+    # 2-means initialisation from the extremes (0 and 1 after normalisation)
+    centres = np.tile([0.0, 1.0], (len(sizes), 1))
+    upper = None
+    for _ in range(10):
+        new_upper = x > (0.5 * (centres[:, 0] + centres[:, 1]))[segment]
+        if upper is not None and np.array_equal(new_upper, upper):
+            break
+        upper = new_upper
+        n_up, x_up = sums(upper.astype(np.float64)), sums(np.where(upper, x, 0.0))
+        n_low = n_total - n_up
+        centres = np.stack([np.where(n_low > 0, (x_total - x_up) / np.maximum(n_low, 1), 0.0),
+                            np.where(n_up > 0, x_up / np.maximum(n_up, 1), 1.0)], axis=1)
+    resp = upper.astype(np.float64)  # responsibility of the upper component
+    eps = 10 * np.finfo(float).eps
+    for _ in range(max_iter):
+        rx = resp * x  # M-step
+        stats_up = np.stack([sums(resp), sums(rx), sums(rx * x)])
+        stats_low = np.stack([n_total, x_total, xx_total]) - stats_up
+        nk = np.stack([stats_low[0], stats_up[0]], axis=1) + eps
+        means = np.stack([stats_low[1], stats_up[1]], axis=1) / nk
+        variances = np.maximum(np.stack([stats_low[2], stats_up[2]], axis=1) / nk - means**2,
+                               0.0) + reg_covar
+        # E-step: log-odds of the upper component, a*x^2 + b*x + c per group
+        a = 0.5 / variances[:, 0] - 0.5 / variances[:, 1]
+        b = means[:, 1] / variances[:, 1] - means[:, 0] / variances[:, 0]
+        c = (np.log(nk[:, 1] / nk[:, 0]) - 0.5 * np.log(variances[:, 1] / variances[:, 0])
+             + 0.5 * means[:, 0] ** 2 / variances[:, 0] - 0.5 * means[:, 1] ** 2 / variances[:, 1])
+        log_odds = (a[segment] * x + b[segment]) * x + c[segment]
+        resp = 0.5 * (1.0 + np.tanh(0.5 * log_odds))  # the logistic function, overflow-free
+    resp = np.stack([1.0 - resp, resp], axis=1)
+    clean_component = np.argmin(means, axis=1)
+    proba[order] = resp[np.arange(len(x)), clean_component[segment]]
+    return proba
 
 
 class SmallLossStrategy(BaseStrategy):
@@ -143,25 +193,24 @@ class SmallLossStrategy(BaseStrategy):
 
     def split(self, logits, y, *, sample_weight=None, random_state=None):
         self._validate_params()
-        logits = logits.to(torch.float64)
         y = np.asarray(y)
-        y_t = torch.as_tensor(y, dtype=torch.long)
-        losses = F.cross_entropy(logits, y_t, reduction="none").numpy()
-        clean_proba = clean_probability_gmm(losses, random_state=random_state)
+        losses = row_cross_entropy(logits, torch.as_tensor(y, dtype=torch.long)).double().numpy()
+        clean_proba = clean_probability_gmm(losses)
         if self.per_class:
-            for label in np.unique(y):
-                members = y == label
-                if members.sum() >= self.min_class_size:
-                    clean_proba[members] = clean_probability_gmm(
-                        losses[members], random_state=random_state
-                    )
-        proba = torch.softmax(logits, dim=1).numpy()
+            sizes = np.bincount(y)
+            own = sizes[y] >= self.min_class_size
+            if own.any():
+                clean_proba[own] = clean_probability_gmm(losses[own], y[own])
         clean = clean_proba > self.p_threshold
-        corrected = np.where(clean, y, proba.argmax(axis=1))
-        confidence = np.where(clean, 1.0, proba.max(axis=1))
+        corrected, confidence = y.copy(), np.ones(len(y))
+        noisy = ~clean
+        if noisy.any():  # corrections are needed for the samples judged noisy only
+            best, choice = row_softmax(logits[torch.as_tensor(noisy)]).max(dim=1)
+            corrected[noisy], confidence[noisy] = choice.numpy(), best.double().numpy()
         return Split(clean_proba, clean, corrected, confidence)
 
-    def loss(self, logits, targets):
-        if not self.train_noisy:
-            targets = targets._replace(confidence=torch.zeros_like(targets.confidence))
-        return super().loss(logits, targets)
+    def training_weights(self, split):
+        """1 for clean samples; for the others their confidence if ``train_noisy``, else 0."""
+        if self.train_noisy:
+            return super().training_weights(split)
+        return split.clean_mask.astype(np.float64)
