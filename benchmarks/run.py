@@ -152,6 +152,7 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=1,
                         help="parallel fits (each then uses 1 thread; fit times become noisier)")
     parser.add_argument("--name", default=None, help="results file stem")
+    parser.add_argument("--out", default=str(RESULTS), help="directory of the results files")
     args = parser.parse_args(argv)
     command = "python -m benchmarks run " + " ".join(shlex.quote(a) for a in
                                                      (argv if argv is not None else sys.argv[1:]))
@@ -177,14 +178,13 @@ def main(argv=None):
          "method": k[5], **row} for (k, _, _), row in zip(jobs, rows, strict=True)
     ]).reindex(columns=["dataset", "imbalance_ratio", "noise", "rate", "seed", "method",
                         *METRICS])
-    name = args.name or "accuracy"
-    RESULTS.mkdir(exist_ok=True)
-    csv = RESULTS / f"{name}.csv"
-    with open(csv, "w") as f:
+    name, out = args.name or "accuracy", Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / f"{name}.csv", "w") as f:
         f.writelines(f"# {line}\n" for line in header(command, args.seeds))
         frame.to_csv(f, index=False)
-    (RESULTS / f"{name}.md").write_text(markdown(frame, command, args.seeds, args.methods))
-    print((RESULTS / f"{name}.md").read_text())
+    (out / f"{name}.md").write_text(markdown(frame, command, args.seeds, args.methods))
+    print((out / f"{name}.md").read_text())
     return frame
 
 

@@ -65,7 +65,7 @@ class Settings:
     tau_bounds: tuple
     ema_beta: float
     prior: object  # a mode name or a fixed prior array
-    max_ir_change: float
+    max_prior_change: float
     bc_fraction: float
     bc_min_per_class: int
     warmup_epochs: int
@@ -81,7 +81,6 @@ class Record:
     prior: list = field(default_factory=list)
     imbalance_ratio: list = field(default_factory=list)
     clean_fraction: list = field(default_factory=list)
-    bc_size: list = field(default_factory=list)
     empty_prior_classes: set = field(default_factory=set)
     epochs_with_empty_class: int = 0
     tau_clipped: int = 0
@@ -217,7 +216,7 @@ class UnlockerProcedure:
             self.record.epochs_with_empty_class += 1
             self.record.empty_prior_classes.update(np.flatnonzero(empty).tolist())
         if mode == "ir_aware":
-            prior, _ = limit_prior_change(prior, self.prior, self.settings.max_ir_change)
+            prior, _ = limit_prior_change(prior, self.prior, self.settings.max_prior_change)
         self.prior = prior
 
     # --- the loss of step 6 --------------------------------------------------------
@@ -289,7 +288,6 @@ class UnlockerProcedure:
         record.prior.append(self.prior.copy())
         record.imbalance_ratio.append(ratio)
         record.clean_fraction.append(clean)
-        record.bc_size.append(0 if self.bc_indices is None else len(self.bc_indices))
         net.history.record("tau", self.tau)
         net.history.record("est_ir", ratio)
         net.history.record("clean", clean)
