@@ -238,16 +238,19 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         with self._seeded(device) as seed:
             generator = torch.Generator().manual_seed(seed)
             net = self._build_net(n_classes, device, generator)
+            net.strategy_ = strategy = self._make_strategy()
             net.initialize()
             self._check_module_output(net, X_tensor, n_classes)
             procedure = self._make_procedure(
                 X=X_tensor, y=y_encoded, sample_weight=sample_weight, n_classes=n_classes,
                 device=device, random_state=np.random.RandomState(seed), generator=generator,
+                strategy=strategy,
             )
             net.procedure_ = procedure
             net.partial_fit(X_tensor, torch.arange(len(X_tensor)))
         net.procedure_ = None  # the procedure holds the training data: do not keep or pickle it
         self.net_ = net
+        self.strategy_ = strategy
         self.device_ = device
         self._finish_fit(procedure, time.perf_counter() - start)
         return self
@@ -262,7 +265,10 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 f"X has samples of shape {tuple(X.shape[1:])}, but this estimator was fitted "
                 f"on samples of shape {self.input_shape_}"
             )
-        return self.net_.logits(torch.from_numpy(np.ascontiguousarray(X)))
+        X = torch.from_numpy(np.ascontiguousarray(X))
+        if self.strategy_ is None:
+            return self.net_.logits(X)
+        return self.strategy_.score(self.net_, X).mean(dim=0)
 
     def decision_function(self, X):
         """Adjusted logits (``z - alpha`` where the method adjusts predictions).
@@ -356,6 +362,10 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         return super().score(X, y, sample_weight=sample_weight)
 
     # --- for subclasses ------------------------------------------------------------
+
+    def _make_strategy(self):
+        """The fitted strategy object of this fit, or None (built before the net)."""
+        return None
 
     def _make_procedure(self, **context):
         raise NotImplementedError

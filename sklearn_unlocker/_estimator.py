@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._classifier import NeuralClassifierBase
 from ._unlocker import ROWS, Settings, UnlockerProcedure
 from .adjustment import PRIOR_MODES
+from .augment import resolve_augment
 from .exceptions import UnlockerWarning
 from .strategies import BaseStrategy, resolve_strategy
 
@@ -107,6 +108,13 @@ class UnlockerClassifier(NeuralClassifierBase):
         cross-entropy on the development grid gained 4-13 points from ``a=4``), but
         with the default small-loss strategy the selected set is mostly clean and it
         slowed an under-fitting CNN down; 0 turns it off.
+    augment : callable, default=None
+        Data augmentation of training batches: any callable on one sample tensor,
+        e.g. a ``torchvision.transforms.v2`` transform, is applied to each sample
+        of a batch independently (:class:`~sklearn_unlocker.augment.PerSample`);
+        :mod:`sklearn_unlocker.augment` also has batched ``RandomShift`` (images,
+        signals) and ``GaussianNoise`` (tabular). DivideMix uses it for its two
+        views. ``None``: no augmentation.
     max_epochs : int, default=60
         Training epochs, warm-up included.
     batch_size : int, default=128
@@ -168,7 +176,11 @@ class UnlockerClassifier(NeuralClassifierBase):
         the strategy's selection ("selection") and Unlocker's own work: outer
         step, EMA, D_bc and prior estimation ("unlocker").
     net_ : skorch.NeuralNet
-        The fitted internal net (``net_.module_`` is the trained module).
+        The fitted internal net (``net_.module_`` is the trained module;
+        ``net_.networks()`` lists all the strategy's networks).
+    strategy_ : BaseStrategy
+        The fitted strategy (a clone of ``strategy``); predictions average the
+        logits of its networks.
     history_ : skorch.History
         Per-epoch log (loss, tau, est_ir, clean, duration).
     device_ : str
@@ -201,6 +213,7 @@ class UnlockerClassifier(NeuralClassifierBase):
         "bc_min_per_class": [Interval(Integral, 1, None, closed="left")],
         "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
         "mixup_alpha": [Interval(Real, 0, None, closed="left")],
+        "augment": [None, callable],
     }
 
     def __init__(
@@ -221,6 +234,7 @@ class UnlockerClassifier(NeuralClassifierBase):
         bc_min_per_class=3,
         warmup_epochs=5,
         mixup_alpha=0.0,
+        augment=None,
         max_epochs=60,
         batch_size=128,
         lr=3e-3,
@@ -247,6 +261,7 @@ class UnlockerClassifier(NeuralClassifierBase):
         self.bc_min_per_class = bc_min_per_class
         self.warmup_epochs = warmup_epochs
         self.mixup_alpha = mixup_alpha
+        self.augment = augment
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -293,8 +308,9 @@ class UnlockerClassifier(NeuralClassifierBase):
             ema_beta=float(self.ema_beta), prior=prior,
             max_prior_change=float(self.max_prior_change), bc_fraction=float(self.bc_fraction),
             bc_min_per_class=int(self.bc_min_per_class),
-            warmup_epochs=int(self.warmup_epochs), batch_size=int(self.batch_size),
-            mixup_alpha=float(self.mixup_alpha),
+            warmup_epochs=int(self.warmup_epochs), max_epochs=int(self.max_epochs),
+            batch_size=int(self.batch_size), mixup_alpha=float(self.mixup_alpha),
+            augment=resolve_augment(self.augment),
         )
 
     def _checked_tau_bounds(self):
@@ -305,10 +321,13 @@ class UnlockerClassifier(NeuralClassifierBase):
             raise ValueError(f"tau={self.tau} lies outside tau_bounds={bounds!r}")
         return float(bounds[0]), float(bounds[1])
 
+    def _make_strategy(self):
+        return resolve_strategy(self.strategy)
+
     def _make_procedure(self, *, X, y, sample_weight, n_classes, device, random_state,
-                        generator):
+                        generator, strategy):
         return UnlockerProcedure(
-            self._settings(n_classes), resolve_strategy(self.strategy), X=X, y=y,
+            self._settings(n_classes), strategy, X=X, y=y,
             sample_weight=sample_weight, n_classes=n_classes, device=device,
             random_state=random_state, generator=generator,
         )

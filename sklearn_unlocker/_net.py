@@ -73,9 +73,29 @@ class TrainingNet(NeuralNet):
 
     ``procedure_`` (set by the estimator before ``fit``) implements
     ``begin_epoch(net)``, ``train_step(net, X, indices)`` (forward, loss,
-    backward; returns skorch's ``{"loss", "y_pred"}``), ``loss(net, logits,
-    indices)`` and ``end_training(net)``.
+    backward; returns skorch's ``{"loss", "y_pred"}``) and ``end_training(net)``.
+    ``strategy_`` (set before ``initialize``), when it has ``extra_modules``,
+    gets them built here so that skorch moves them to the device, pickles them
+    and gives their parameters to the optimizer.
     """
+
+    def initialize_module(self):
+        super().initialize_module()
+        strategy = getattr(self, "strategy_", None)
+        extra = {} if strategy is None else strategy.extra_modules(self.module_)
+        for name, module in extra.items():
+            setattr(self, f"{name}_", module.to(self.device))
+        self.extra_module_names_ = list(extra)
+        return self
+
+    def networks(self):
+        """The main module and the strategy's extra modules, in order.
+
+        Returns
+        -------
+        modules : list of torch.nn.Module
+        """
+        return [self.module_] + [getattr(self, f"{name}_") for name in self.extra_module_names_]
 
     def train_step_single(self, batch, **fit_params):
         if not self.module_.training:  # skorch walks every submodule on each call
@@ -95,13 +115,15 @@ class TrainingNet(NeuralNet):
     def get_loss(self, y_pred, y_true, X=None, training=False):
         return self.procedure_.loss(self, y_pred, y_true)
 
-    def logits(self, X, batch_size=1024):
+    def logits(self, X, module=None, batch_size=1024):
         """Raw logits of every row of ``X`` in evaluation mode, without grad, on the CPU.
 
         Parameters
         ----------
         X : torch.Tensor of shape (n_samples, ...)
             Inputs (on any device).
+        module : torch.nn.Module, default=None
+            Which network; the main module by default.
         batch_size : int, default=1024
             Rows per forward pass.
 
@@ -109,7 +131,7 @@ class TrainingNet(NeuralNet):
         -------
         logits : torch.Tensor of float32, shape (n_samples, n_classes)
         """
-        module = self.module_
+        module = self.module_ if module is None else module
         was_training = module.training
         module.eval()
         outputs = []

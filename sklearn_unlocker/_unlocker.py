@@ -29,7 +29,7 @@ from .adjustment import (
     smoothed_prior,
     solve_tau,
 )
-from .strategies import BatchTargets, Split
+from .strategies import BatchTargets, Split, TrainingContext
 
 __all__ = ["ROWS", "UnlockerProcedure"]
 
@@ -69,8 +69,10 @@ class Settings:
     bc_fraction: float
     bc_min_per_class: int
     warmup_epochs: int
+    max_epochs: int
     batch_size: int
     mixup_alpha: float
+    augment: object
 
 
 @dataclass
@@ -141,6 +143,11 @@ class UnlockerProcedure:
         self.y_t = torch.as_tensor(self.y, dtype=torch.long, device=device)
         weights = np.ones(len(self.y)) if sample_weight is None else sample_weight
         self.weight_t = torch.as_tensor(weights, dtype=torch.float32, device=device)
+        self.context = TrainingContext(
+            epoch=0, max_epochs=settings.max_epochs, warmup_epochs=settings.warmup_epochs,
+            prior=self.prior, augment=settings.augment, mixup_alpha=settings.mixup_alpha,
+            random_state=random_state, generator=generator,
+        )
         self._set_targets(None)
 
     # --- per epoch -----------------------------------------------------------------
@@ -149,6 +156,7 @@ class UnlockerProcedure:
         epoch = len(net.history)  # skorch has just opened this epoch's row: 1-based
         if epoch > self.settings.warmup_epochs:
             self._update(net)
+        self.context.epoch, self.context.prior = epoch, self.prior
         self._log(net)
 
     def end_training(self, net):
@@ -159,7 +167,8 @@ class UnlockerProcedure:
     def _update(self, net):
         seconds = self.record.seconds
         start = time.perf_counter()
-        logits = net.logits(self.X)
+        scores = self.strategy.score(net, self.X)  # (n_networks, n, C)
+        logits = scores.mean(dim=0)
         seconds["score_pass"] += time.perf_counter() - start
 
         start = time.perf_counter()
@@ -167,11 +176,16 @@ class UnlockerProcedure:
         seconds["unlocker"] += time.perf_counter() - start
 
         start = time.perf_counter()
-        selection_logits = logits - torch.as_tensor(self.alpha, dtype=logits.dtype) \
-            if self.settings.row.in_selection else logits
-        split = self.strategy.split(selection_logits, self.y, sample_weight=self.sample_weight,
+        if self.settings.row.in_selection:
+            shift = torch.as_tensor(self.alpha, dtype=logits.dtype)
+            scores, selection_logits = scores - shift, logits - shift
+        else:
+            selection_logits = logits
+        split = self.strategy.split(scores[0] if self.strategy.n_networks == 1 else scores,
+                                    self.y, sample_weight=self.sample_weight,
                                     random_state=self.random_state)
-        self.split = Split(*(np.asarray(part) for part in split))
+        self.split = split._replace(**{name: np.asarray(getattr(split, name))
+                                       for name in Split._fields})
         seconds["selection"] += time.perf_counter() - start
 
         start = time.perf_counter()
@@ -225,58 +239,39 @@ class UnlockerProcedure:
         """Per-sample training tensors for the coming epoch (a batch indexes into them)."""
         n = len(self.y)
         if split is None:  # warm-up: every sample is clean, with its given label
-            split = Split(np.ones(n), np.ones(n, dtype=bool), self.y, np.ones(n))
             weights = np.ones(n)
+            clean, corrected, confidence, extra = np.ones(n, dtype=bool), self.y, np.ones(n), {}
         else:
             weights = np.asarray(self.strategy.training_weights(split), dtype=np.float64)
+            clean, corrected, confidence = split.clean_mask, split.corrected_labels, \
+                split.confidence
+            extra = self.strategy.batch_fields(split)
         sample_weight = np.ones(n) if self.sample_weight is None else self.sample_weight
-        clean = np.asarray(split.clean_mask, dtype=bool)
+        clean = np.asarray(clean, dtype=bool)
         self.unit_weight = bool(np.all(sample_weight * weights == 1.0))
         as_tensor = torch.as_tensor
         device = self.device
         self.epoch_tensors = {
-            "target": as_tensor(np.where(clean, self.y, split.corrected_labels),
-                                dtype=torch.long, device=device),
+            **{name: as_tensor(np.asarray(value), device=device) for name, value in extra.items()},
+            "target": as_tensor(np.where(clean, self.y, corrected), dtype=torch.long,
+                                device=device),
             "weight": as_tensor(sample_weight * weights, dtype=torch.float32, device=device),
             "clean_mask": as_tensor(clean, device=device),
             "labels": self.y_t,
-            "corrected_labels": as_tensor(split.corrected_labels, dtype=torch.long,
-                                          device=device),
-            "confidence": as_tensor(split.confidence, dtype=torch.float32, device=device),
+            "corrected_labels": as_tensor(corrected, dtype=torch.long, device=device),
+            "confidence": as_tensor(confidence, dtype=torch.float32, device=device),
             "sample_weight": self.weight_t,
         }
         self.loss_adjustment = (as_tensor(self.alpha, dtype=torch.float32, device=device)
                                 if self.settings.row.in_loss else None)
 
     def train_step(self, net, X, indices):
-        """Forward, loss and backward of one mini-batch, with mixup when enabled.
-
-        Mixup (Zhang et al. 2018) mixes each sample with a random partner,
-        ``x = lam * x_i + (1 - lam) * x_j`` with ``lam ~ Beta(a, a)`` and
-        ``lam = max(lam, 1 - lam)`` as in DivideMix, and mixes the two samples'
-        own losses, ``lam * L_i + (1 - lam) * L_j``: each branch keeps its target,
-        correction weight and logit adjustment (alpha only for a clean branch).
-        It keeps the network from memorising single noisy labels.
-        """
-        X = X.to(net.device)
-        a = self.settings.mixup_alpha
-        if a > 0 and len(X) > 1:
-            lam = float(self.random_state.beta(a, a))
-            lam = max(lam, 1.0 - lam)
-            partner = torch.randperm(len(X), generator=self.generator).to(X.device)
-            logits = net.infer(lam * X + (1.0 - lam) * X[partner])
-            loss = (lam * self.loss(net, logits, indices)
-                    + (1.0 - lam) * self.loss(net, logits, indices[partner.cpu()]))
-        else:
-            logits = net.infer(X)
-            loss = self.loss(net, logits, indices)
-        loss.backward()
-        return {"loss": loss, "y_pred": logits}
-
-    def loss(self, net, logits, indices):
+        """One mini-batch: the strategy's loss, then backward (skorch steps the optimizer)."""
         targets = BatchTargets(indices.to(self.device), self.epoch_tensors,
                                self.loss_adjustment, self.unit_weight)
-        return self.strategy.loss(logits, targets)
+        loss, logits = self.strategy.train_step(net, X.to(net.device), targets, self.context)
+        loss.backward()
+        return {"loss": loss, "y_pred": logits}
 
     # --- bookkeeping ---------------------------------------------------------------
 

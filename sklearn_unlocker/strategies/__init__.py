@@ -7,7 +7,7 @@ Pass one to :class:`~sklearn_unlocker.UnlockerClassifier` by name
 
 from sklearn.base import clone
 
-from ._base import BaseStrategy, BatchTargets, Split
+from ._base import BaseStrategy, BatchTargets, Split, TrainingContext
 from ._small_loss import NoSelection, SmallLossStrategy, clean_probability_gmm
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "NoSelection",
     "SmallLossStrategy",
     "Split",
+    "TrainingContext",
     "clean_probability_gmm",
     "resolve_strategy",
 ]

@@ -1,20 +1,29 @@
 """The strategy interface: the noisy-label method "A" of Unlocker's Algorithm 1.
 
-A strategy does two things, and Unlocker does the rest (the adjustment, the
-prior, the balanced clean subset D_bc, tau):
+A strategy decides which labels to trust and how to train; Unlocker does the
+rest (the adjustment alpha, the prior, the balanced clean subset D_bc, tau).
+Each epoch the estimator
 
-- :meth:`BaseStrategy.split` looks at the logits of every training sample
-  (post-hoc adjusted, ``z - alpha``, when the adjustment is used for
-  selection) and says, per sample, how likely its given label is clean, whether
-  to treat it as clean, which label it should have, and how sure that correction is.
-- :meth:`BaseStrategy.loss` turns a mini-batch's raw logits and those per-sample
-  decisions into the training loss.
+1. scores every training sample with :meth:`BaseStrategy.score` (raw logits,
+   one row block per network),
+2. subtracts alpha when the adjustment is used for selection and asks
+   :meth:`BaseStrategy.split` for a :class:`Split`: per sample a clean
+   probability, a clean mask, a corrected label and its confidence,
+3. trains one epoch, calling :meth:`BaseStrategy.train_step` on each
+   mini-batch with its :class:`BatchTargets` and the epoch's
+   :class:`TrainingContext`.
 
-Subclass :class:`BaseStrategy` (a scikit-learn estimator, so its parameters are
-tunable as ``strategy__<name>`` in a grid search) and implement ``split``; the
-default ``loss`` is the one DESIGN.md section 4 step 6 describes.
+The default ``train_step`` is a forward pass (optionally with mixup) and
+:meth:`BaseStrategy.loss`; a single-network strategy usually implements
+``split`` only. A strategy with more networks (DivideMix) also sets
+``n_networks``, builds them in :meth:`BaseStrategy.extra_modules` and writes its
+own ``train_step``. Strategies are scikit-learn estimators, so their
+parameters are tunable as ``strategy__<name>`` in a grid search.
+
+``examples/plot_custom_strategy.py`` writes one from scratch.
 """
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -22,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 
-__all__ = ["BaseStrategy", "BatchTargets", "Split"]
+__all__ = ["BaseStrategy", "BatchTargets", "Split", "TrainingContext"]
 
 
 class Split(NamedTuple):
@@ -39,14 +48,52 @@ class Split(NamedTuple):
         The label each sample should have (the given label where clean), encoded
         ``0 .. n_classes-1``.
     confidence : ndarray of float, shape (n_samples,)
-        Confidence in ``corrected_labels``; weighs the loss of the samples that
-        are not clean.
+        Confidence in ``corrected_labels``.
     """
 
     clean_proba: np.ndarray
     clean_mask: np.ndarray
     corrected_labels: np.ndarray
     confidence: np.ndarray
+
+
+@dataclass
+class TrainingContext:
+    """What a training step may need beyond its batch; updated by the estimator each epoch.
+
+    Attributes
+    ----------
+    epoch : int
+        Current epoch, counted from 1.
+    max_epochs : int
+        Epochs of the fit.
+    warmup_epochs : int
+        Epochs of warm-up (training on every given label, no selection).
+    prior : ndarray of shape (n_classes,)
+        Current estimate of the class prior.
+    augment : callable or None
+        Maps a batch of inputs to an augmented batch (independent per sample).
+    mixup_alpha : float
+        Beta parameter of mixup in the default step; 0 for none.
+    random_state : numpy.random.RandomState
+        For numpy randomness.
+    generator : torch.Generator
+        For torch randomness (permutations).
+    """
+
+    epoch: int
+    max_epochs: int
+    warmup_epochs: int
+    prior: np.ndarray
+    augment: object
+    mixup_alpha: float
+    random_state: np.random.RandomState
+    generator: torch.Generator
+
+    @property
+    def in_warmup(self):
+        """Whether the current epoch is a warm-up epoch."""
+        return self.epoch <= self.warmup_epochs
 
 
 class BatchTargets:
@@ -68,38 +115,102 @@ class BatchTargets:
         Labels from the last :meth:`BaseStrategy.split`.
     confidence : torch.Tensor of float, shape (batch,)
     sample_weight : torch.Tensor of float, shape (batch,)
+    indices : torch.Tensor of int64, shape (batch,)
+        Positions of the batch's samples in the training set.
     adjustment : torch.Tensor of shape (n_classes,) or None
         alpha as the loss should apply it to clean samples (``z + alpha``); ``None``
         when the logit adjustment is not part of the loss.
     unit_weight : bool
         True when every sample of the epoch has weight 1 (the loss may then be a
         plain mean).
+
+    Any array a strategy returns from :meth:`BaseStrategy.batch_fields` is a
+    field too, under its key.
     """
 
-    FIELDS = ("target", "weight", "clean_mask", "labels", "corrected_labels", "confidence",
-              "sample_weight")
-
     def __init__(self, rows, epoch_tensors, adjustment, unit_weight=False):
-        self._rows = rows
+        self.indices = rows
         self._epoch = epoch_tensors
         self.adjustment = adjustment
         self.unit_weight = unit_weight
 
     def __getattr__(self, name):  # only called for attributes not set yet
-        if name in BatchTargets.FIELDS:
-            value = self._epoch[name][self._rows]
+        epoch = self.__dict__.get("_epoch", {})
+        if name in epoch:
+            value = epoch[name][self.indices]
             setattr(self, name, value)
             return value
         raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+
+    def take(self, rows):
+        """The targets of some of the batch's samples (a mask or positions), in that order.
+
+        Parameters
+        ----------
+        rows : torch.Tensor of bool or int64
+            Which samples of the batch.
+
+        Returns
+        -------
+        targets : BatchTargets
+        """
+        return BatchTargets(self.indices[rows], self._epoch, self.adjustment, self.unit_weight)
 
 
 class BaseStrategy(BaseEstimator):
     """Base class of noisy-label strategies.
 
-    Subclasses implement :meth:`split`; they may override :meth:`loss`.
-    Parameters go in ``__init__`` as keyword arguments stored unchanged, as
-    for any scikit-learn estimator.
+    Subclasses implement :meth:`split`; they may override any other hook.
+    Parameters go in ``__init__`` as keyword arguments stored unchanged, as for
+    any scikit-learn estimator.
+
+    Attributes
+    ----------
+    n_networks : int
+        Networks the strategy trains (1 unless it builds more in
+        :meth:`extra_modules`).
     """
+
+    n_networks = 1
+
+    def extra_modules(self, module):
+        """Modules to build beside the estimator's module, e.g. a second network.
+
+        Called once per fit inside skorch's ``initialize_module``, after the main
+        module exists, with the random state seeded, so that the modules are moved
+        to the device, trained by the same optimizer and pickled with the net.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The estimator's (initialized) module.
+
+        Returns
+        -------
+        modules : dict of str to torch.nn.Module
+            Each is set on the net as ``<name>_``; default: none.
+        """
+        return {}
+
+    def score(self, net, X):
+        """Raw logits of every sample, one block per network.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The estimator's net: ``net.networks()`` lists the main module and the
+            extra ones; ``net.logits(X, module)`` runs one in evaluation mode
+            without grad.
+        X : torch.Tensor of shape (n_samples, ...)
+            Inputs.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (n_networks, n_samples, n_classes)
+            Unlocker uses their mean over networks for its outer step, its prior
+            and predictions.
+        """
+        return net.logits(X)[None]
 
     def split(self, logits, y, *, sample_weight=None, random_state=None):
         """Judge every training sample.
@@ -109,13 +220,14 @@ class BaseStrategy(BaseEstimator):
         logits : torch.Tensor of shape (n_samples, n_classes)
             Logits of all training samples from the current model, on the CPU,
             already post-hoc adjusted (``z - alpha``) when the adjustment is used
-            for selection.
+            for selection. A strategy with ``n_networks > 1`` receives the
+            per-network logits, of shape (n_networks, n_samples, n_classes).
         y : ndarray of int, shape (n_samples,)
             Given labels, encoded ``0 .. n_classes-1``.
         sample_weight : ndarray of shape (n_samples,), default=None
             Sample weights, if any.
         random_state : RandomState
-            For any randomness (e.g. a mixture model's initialisation).
+            For any randomness.
 
         Returns
         -------
@@ -138,6 +250,65 @@ class BaseStrategy(BaseEstimator):
             (sample weights are multiplied in by the estimator).
         """
         return np.where(split.clean_mask, 1.0, split.confidence)
+
+    def batch_fields(self, split):
+        """Extra per-sample arrays a training step may read from its :class:`BatchTargets`.
+
+        Parameters
+        ----------
+        split : Split
+            The verdict of :meth:`split`.
+
+        Returns
+        -------
+        fields : dict of str to ndarray of shape (n_samples, ...)
+            Default: none.
+        """
+        return {}
+
+    def train_step(self, net, X, targets, context):
+        """Loss of one mini-batch (the estimator calls ``backward`` and steps the optimizer).
+
+        The default is a forward pass (of the batch augmented by
+        ``context.augment``, if any) and :meth:`loss`. With
+        ``context.mixup_alpha > 0`` it is mixup (Zhang et al. 2018): each sample
+        mixed with a random partner, ``x = lam x_i + (1 - lam) x_j`` with ``lam ~
+        Beta(a, a)`` and ``lam = max(lam, 1 - lam)`` as in DivideMix, and the two
+        samples' own losses mixed, ``lam L_i + (1 - lam) L_j``, so each branch keeps
+        its target, weight and adjustment.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The estimator's net (``net.infer`` runs the main module in training mode).
+        X : torch.Tensor
+            The batch's inputs, on the device (not augmented: ``context.augment``
+            is for the step to apply).
+        targets : BatchTargets
+            The batch's labels, split and weights.
+        context : TrainingContext
+            Epoch, prior, randomness.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            0-d tensor with grad.
+        logits : torch.Tensor
+            Logits of the batch (for skorch's callbacks).
+        """
+        if context.augment is not None:
+            X = context.augment(X)
+        a = context.mixup_alpha
+        if a > 0 and len(X) > 1:
+            lam = float(context.random_state.beta(a, a))
+            lam = max(lam, 1.0 - lam)
+            partner = torch.randperm(len(X), generator=context.generator).to(X.device)
+            logits = net.infer(lam * X + (1.0 - lam) * X[partner])
+            loss = (lam * self.loss(logits, targets)
+                    + (1 - lam) * self.loss(logits, targets.take(partner)))
+            return loss, logits
+        logits = net.infer(X)
+        return self.loss(logits, targets), logits
 
     def loss(self, logits, targets):
         """Training loss of a mini-batch.

@@ -1,0 +1,131 @@
+"""Data augmentation for training batches (and DivideMix's two views).
+
+An estimator's ``augment`` is applied to each training batch on the device.
+Classes here that derive from :class:`BatchAugmentation` transform a whole batch
+at once, with independent randomness per sample. Any other callable, such as a
+``torchvision.transforms.v2`` transform, is taken to work on one sample and is
+wrapped in :class:`PerSample`. Randomness comes from torch's global generator,
+which the estimators seed (inside a forked RNG) from ``random_state``.
+"""
+
+import torch
+
+__all__ = ["BatchAugmentation", "GaussianNoise", "PerSample", "RandomShift", "resolve_augment"]
+
+
+class BatchAugmentation:
+    """Base class of augmentations that take a whole batch ``(n, ...)``."""
+
+    def __call__(self, X):
+        raise NotImplementedError
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+
+class PerSample(BatchAugmentation):
+    """Apply a single-sample transform to every sample of a batch independently.
+
+    Parameters
+    ----------
+    transform : callable
+        Maps one sample tensor (e.g. ``C x H x W``) to a tensor of the same shape,
+        e.g. ``torchvision.transforms.v2.RandomCrop(32, padding=4)``. Applied to a
+        batch directly, torchvision would draw one random transform for the whole
+        batch; here each sample gets its own.
+
+    Examples
+    --------
+    >>> flip = PerSample(lambda x: x.flip(-1))
+    >>> flip(torch.arange(4.0).reshape(2, 1, 2)).tolist()
+    [[[1.0, 0.0]], [[3.0, 2.0]]]
+    """
+
+    def __init__(self, transform):
+        self.transform = transform
+
+    def __call__(self, X):
+        return torch.stack([self.transform(x) for x in X])
+
+
+class RandomShift(BatchAugmentation):
+    """Shift each image or signal by a random offset, filling with zeros (pad and crop).
+
+    Works on ``(n, C, L)`` signals and ``(n, C, H, W)`` images; each sample's
+    offset along each spatial axis is uniform in ``[-max_shift, max_shift]``.
+
+    Parameters
+    ----------
+    max_shift : int, default=1
+        Largest shift in pixels (or time steps).
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> RandomShift(1)(torch.ones(3, 1, 4)).shape
+    torch.Size([3, 1, 4])
+    """
+
+    def __init__(self, max_shift=1):
+        self.max_shift = max_shift
+
+    def __call__(self, X):
+        s = int(self.max_shift)
+        spatial = X.shape[2:]
+        if s == 0 or len(spatial) not in (1, 2):
+            if len(spatial) not in (1, 2):
+                raise ValueError(f"RandomShift needs (n, C, L) or (n, C, H, W) input, got "
+                                 f"shape {tuple(X.shape)}")
+            return X
+        padded = torch.nn.functional.pad(X, [s, s] * len(spatial))
+        offsets = torch.randint(0, 2 * s + 1, (len(X), len(spatial)), device=X.device)
+        out = torch.empty_like(X)
+        for offset in torch.unique(offsets, dim=0):
+            rows = (offsets == offset).all(dim=1)
+            window = [slice(None), slice(None)] + [slice(int(o), int(o) + n)
+                                                   for o, n in zip(offset, spatial, strict=True)]
+            out[rows] = padded[rows][tuple(window)]
+        return out
+
+
+class GaussianNoise(BatchAugmentation):
+    """Add Gaussian noise to every feature (for tabular data, on standardised features).
+
+    Parameters
+    ----------
+    std : float, default=0.1
+        Standard deviation of the noise.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> float(GaussianNoise(0.0)(torch.ones(2, 3)).sum())
+    6.0
+    """
+
+    def __init__(self, std=0.1):
+        self.std = std
+
+    def __call__(self, X):
+        return X + self.std * torch.randn_like(X)
+
+
+def resolve_augment(augment):
+    """A batch augmentation from an estimator's ``augment`` parameter.
+
+    Parameters
+    ----------
+    augment : callable or None
+        A :class:`BatchAugmentation`, a single-sample callable (wrapped in
+        :class:`PerSample`), or None.
+
+    Returns
+    -------
+    augment : BatchAugmentation or None
+    """
+    if augment is None or isinstance(augment, BatchAugmentation):
+        return augment
+    if not callable(augment):
+        raise TypeError(f"augment must be callable, got {type(augment).__name__}")
+    return PerSample(augment)
