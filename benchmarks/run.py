@@ -104,14 +104,16 @@ def markdown(frame, command, seeds, methods):
              "Balanced accuracy on the balanced clean test split, mean +- std over seeds; "
              "many/medium/few: classes with >100, 20-100, <20 true training samples; prior KL: "
              "KL(true || estimated prior); selection P/R: precision/recall of the samples kept "
-             "as clean; unlocker share: Unlocker's own work (tau, EMA, D_bc, prior) over fit time.",
+             "as clean; fit / ce: fit time over plain cross-entropy's on the same split; "
+             "unlocker share: Unlocker's own work (tau, EMA, D_bc, prior) over fit time.",
              ""]
     for setting, block in mean.groupby(level=[0, 1, 2, 3], sort=False):
         dataset, ir, noise, rate = setting
         lines += [f"## {dataset}, IR {ir:g}, {noise} {rate:.0%}", "",
                   "| method | balanced acc. | many | medium | few | prior KL | sel. P / R | tau "
-                  "| est. IR | fit s | unlocker share |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| est. IR | fit s | fit / ce | unlocker share |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        ce_seconds = block["fit_seconds"].get((*setting, "ce"), float("nan"))
         for key, row in block.iterrows():
             method = key[-1]
             sd = std.loc[key]
@@ -126,13 +128,14 @@ def markdown(frame, command, seeds, methods):
             sel = ("-" if pd.isna(row["selection_precision"]) else
                    f"{row['selection_precision']:.2f} / {row['selection_recall']:.2f}")
             share = "-" if pd.isna(row["unlocker_share"]) else f"{row['unlocker_share']:.2%}"
+            ratio = "-" if pd.isna(ce_seconds) else f"{row['fit_seconds'] / ce_seconds:.2f}"
             lines.append(
                 f"| {method} | {cell('balanced_accuracy')} | {row['many']:.3f} | "
                 f"{row['medium']:.3f} | {row['few']:.3f} | "
                 f"{'-' if pd.isna(row['prior_kl']) else format(row['prior_kl'], '.3f')} | {sel} | "
                 f"{'-' if pd.isna(row['tau']) else format(row['tau'], '.2f')} | "
                 f"{'-' if pd.isna(row['estimated_ir']) else format(row['estimated_ir'], '.1f')} | "
-                f"{row['fit_seconds']:.1f} | {share} |"
+                f"{row['fit_seconds']:.1f} | {ratio} | {share} |"
             )
         lines.append("")
     lines += ["Methods:", ""] + [f"- `{m}`: {METHODS[m][0]}" for m in methods]

@@ -51,11 +51,13 @@ class UnlockerClassifier(NeuralClassifierBase):
         ``in_channels`` are filled from the data when it accepts them and they are
         not given. An instance is deep-copied, never trained in place. ``None``
         builds :class:`~sklearn_unlocker.modules.MLP` (N-D input is flattened).
-    strategy : {"small_loss", "none"} or BaseStrategy, default="small_loss"
+    strategy : {"small_loss", "dividemix", "none"} or BaseStrategy, default="small_loss"
         The noisy-label method: "small_loss" splits samples by a two-component
-        Gaussian mixture on their (adjusted) loss and relabels the others with the
-        adjusted prediction; "none" trains on every given label. An object
-        (see :mod:`sklearn_unlocker.strategies`) is cloned, never modified.
+        Gaussian mixture per class on their (adjusted) loss and trains on the clean
+        part; "dividemix" is DivideMix (two networks, co-divide, co-refinement,
+        co-guessing, MixMatch; about 5x the cost per epoch); "none" trains on every
+        given label. An object (see :mod:`sklearn_unlocker.strategies`) is cloned,
+        never modified.
     logit_adjustment : {"unlocker", "loss", "posthoc", "none"}, default="unlocker"
         The paper's four rows. "unlocker": learned tau, alpha in selection, in the
         clean samples' loss and in prediction. "loss": fixed ``tau``, alpha in
@@ -199,7 +201,7 @@ class UnlockerClassifier(NeuralClassifierBase):
 
     _parameter_constraints = {
         **NeuralClassifierBase._parameter_constraints,
-        "strategy": [StrOptions({"small_loss", "none"}), BaseStrategy, object],
+        "strategy": [StrOptions({"small_loss", "dividemix", "none"}), BaseStrategy, object],
         "logit_adjustment": [StrOptions(set(ROWS))],
         "tau": [Interval(Real, None, None, closed="neither")],
         "tau_solver": [StrOptions({"sgd", "exact", "closed_form"})],

@@ -1,18 +1,21 @@
 """Noisy-label strategies: the method "A" that Unlocker wraps.
 
 Pass one to :class:`~sklearn_unlocker.UnlockerClassifier` by name
-(``strategy="small_loss"`` or ``"none"``) or as an object (a subclass of
-:class:`BaseStrategy`).
+(``strategy="small_loss"``, ``"dividemix"`` or ``"none"``) or as an object (a
+subclass of :class:`BaseStrategy`, see its module for the interface).
 """
 
 from sklearn.base import clone
 
 from ._base import BaseStrategy, BatchTargets, Split, TrainingContext
+from ._dividemix import DivideMixSplit, DivideMixStrategy
 from ._small_loss import NoSelection, SmallLossStrategy, clean_probability_gmm
 
 __all__ = [
     "BaseStrategy",
     "BatchTargets",
+    "DivideMixSplit",
+    "DivideMixStrategy",
     "NoSelection",
     "SmallLossStrategy",
     "Split",
@@ -21,7 +24,8 @@ __all__ = [
     "resolve_strategy",
 ]
 
-STRATEGIES = {"none": NoSelection, "small_loss": SmallLossStrategy}
+STRATEGIES = {"none": NoSelection, "small_loss": SmallLossStrategy,
+              "dividemix": DivideMixStrategy}
 
 
 def resolve_strategy(strategy):

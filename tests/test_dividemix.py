@@ -1,0 +1,171 @@
+"""DivideMix: its formulas on hand-checked numbers, co-divide, and the strategy in a fit."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_unlocker import UnlockerClassifier
+from sklearn_unlocker.datasets import make_noisy_tabular
+from sklearn_unlocker.strategies import DivideMixStrategy
+from sklearn_unlocker.strategies._dividemix import (
+    co_guess,
+    co_refine,
+    linear_rampup,
+    mixmatch,
+    prior_penalty,
+    sharpen,
+)
+
+FAST = dict(max_epochs=6, warmup_epochs=2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_noisy_tabular(n_samples_per_class=80, n_classes=4, n_features=6,
+                              n_informative=4, n_test_per_class=20, imbalance_ratio=8,
+                              noise_rate=0.3, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return UnlockerClassifier(strategy="dividemix", **FAST).fit(data.X_train, data.y_train)
+
+
+# --- formulas -----------------------------------------------------------------------------
+
+
+def test_sharpen_hand_checked():
+    # [0.6, 0.3, 0.1] ** 2 = [0.36, 0.09, 0.01] / 0.46
+    out = sharpen(torch.tensor([[0.6, 0.3, 0.1]], dtype=torch.float64), 0.5)
+    np.testing.assert_allclose(out[0].numpy(), [0.36 / 0.46, 0.09 / 0.46, 0.01 / 0.46])
+    same = torch.tensor([[0.2, 0.8]], dtype=torch.float64)
+    np.testing.assert_allclose(sharpen(same, 1.0).numpy(), same.numpy())
+
+
+def test_co_refinement_hand_checked():
+    # w = 0.8: 0.8 * [1, 0] + 0.2 * [0.5, 0.5] = [0.9, 0.1]; sharpened (T = 0.5): [81, 1] / 82
+    y = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    p = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
+    out = co_refine(y, torch.tensor([0.8], dtype=torch.float64), p, 0.5)
+    np.testing.assert_allclose(out[0].numpy(), [81 / 82, 1 / 82])
+    # w = 0: the label is ignored, only the prediction (sharpened) remains
+    p = torch.tensor([[0.25, 0.75]], dtype=torch.float64)
+    out = co_refine(y, torch.tensor([0.0], dtype=torch.float64), p, 0.5)
+    np.testing.assert_allclose(out[0].numpy(), [0.1, 0.9])
+
+
+def test_co_guessing_averages_then_sharpens():
+    p = [torch.tensor([[0.5, 0.5]]), torch.tensor([[0.7, 0.3]]), torch.tensor([[0.9, 0.1]]),
+         torch.tensor([[0.7, 0.3]])]  # mean [0.7, 0.3]; sharpened [0.49, 0.09] / 0.58
+    np.testing.assert_allclose(co_guess(p, 0.5)[0].numpy(), [0.49 / 0.58, 0.09 / 0.58],
+                               rtol=1e-6)
+
+
+def test_lambda_u_ramp_hand_checked():
+    assert [linear_rampup(e, 10, 16) for e in (1, 10, 14, 18, 26, 60)] == \
+        [0.0, 0.0, 0.25, 0.5, 1.0, 1.0]
+    assert linear_rampup(3, 10, 0) == 1.0
+
+
+def test_mixmatch_interpolation_hand_checked():
+    x = torch.tensor([[0.0], [10.0], [20.0]])
+    t = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    mixed_x, mixed_t = mixmatch(x, t, 0.75, torch.tensor([1, 2, 0]))
+    np.testing.assert_allclose(mixed_x[:, 0].numpy(), [2.5, 12.5, 15.0])
+    np.testing.assert_allclose(mixed_t.numpy(), [[0.75, 0.25], [0.125, 0.875], [0.625, 0.375]])
+
+
+def test_prior_penalty_is_the_kl_to_the_prior():
+    logits = torch.log(torch.tensor([[0.7, 0.3], [0.3, 0.7]]))  # mean prediction [0.5, 0.5]
+    assert float(prior_penalty(logits, torch.tensor([0.5, 0.5]))) == pytest.approx(0.0, abs=1e-6)
+    expected = 0.8 * np.log(0.8 / 0.5) + 0.2 * np.log(0.2 / 0.5)
+    assert float(prior_penalty(logits, torch.tensor([0.8, 0.2]))) == pytest.approx(expected)
+
+
+# --- the strategy -------------------------------------------------------------------------
+
+
+def test_each_network_trains_on_the_split_of_the_other(data, monkeypatch):
+    batches, seen = [], {}
+    train_step, mixmatch_loss = DivideMixStrategy.train_step, DivideMixStrategy._mixmatch_loss
+
+    def spy_step(self, net, X, targets, context):
+        if not context.in_warmup:
+            batches.append(targets.network_clean_proba.clone())
+        return train_step(self, net, X, targets, context)
+
+    def spy_loss(self, module, views, proba, onehot, clean_proba, labelled, k, *args):
+        seen.setdefault(k, []).append((clean_proba.clone(), labelled.clone()))
+        return mixmatch_loss(self, module, views, proba, onehot, clean_proba, labelled, k,
+                             *args)
+
+    monkeypatch.setattr(DivideMixStrategy, "train_step", spy_step)
+    monkeypatch.setattr(DivideMixStrategy, "_mixmatch_loss", spy_loss)
+    clf = UnlockerClassifier(strategy="dividemix", max_epochs=5, warmup_epochs=3,
+                             batch_size=1000, random_state=0)
+    clf.fit(data.X_train, data.y_train)
+    assert len(batches) == len(seen[0]) == len(seen[1]) == 2  # one batch per epoch
+    for step, per_network in enumerate(batches):
+        assert not torch.equal(per_network[:, 0], per_network[:, 1])  # they disagree somewhere
+        for k in (0, 1):
+            given, labelled = seen[k][step]
+            torch.testing.assert_close(given, per_network[:, 1 - k])  # the OTHER network's
+            torch.testing.assert_close(labelled, per_network[:, 1 - k] > 0.5)
+
+
+def test_split_columns_come_from_the_matching_network():
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 3, 400)
+    good = np.full((400, 3), -3.0)
+    good[np.arange(400), y] = 3.0
+    contradicted = [rng.rand(400) < 0.3, rng.rand(400) < 0.3]  # each network's own 30%
+    logits = []
+    for wrong in contradicted:
+        z = good.copy()
+        z[wrong] = np.roll(good[wrong], 1, axis=1)
+        logits.append(z + 0.1 * rng.standard_normal(z.shape))
+    split = DivideMixStrategy(per_class=False).split(torch.as_tensor(np.stack(logits)), y)
+    for k, wrong in enumerate(contradicted):
+        column = split.network_clean_proba[:, k]
+        assert np.mean(column[wrong] < 0.5) > 0.95
+        only_other = contradicted[1 - k] & ~wrong
+        assert np.mean(column[only_other] > 0.5) > 0.95
+    np.testing.assert_allclose(split.clean_proba, split.network_clean_proba.mean(axis=1))
+
+
+def test_second_network_is_reinitialised_and_predictions_average_both(fitted, data):
+    first, second = fitted.net_.networks()
+    assert type(first) is type(second) and first is not second
+    assert not torch.equal(first.layers[1].weight, second.layers[1].weight)
+    X = torch.as_tensor(data.X_test)
+    mean = (fitted.net_.logits(X, first) + fitted.net_.logits(X, second)).double().numpy() / 2
+    np.testing.assert_allclose(fitted.decision_function(data.X_test),
+                               mean - fitted.adjustment_, rtol=1e-5, atol=1e-5)
+    assert isinstance(fitted.strategy_, DivideMixStrategy)
+
+
+def test_both_networks_are_optimised_and_pickled(fitted, data):
+    optimised = {id(p) for group in fitted.net_.optimizer_.param_groups for p in group["params"]}
+    for module in fitted.net_.networks():
+        assert all(id(p) in optimised for p in module.parameters())
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(data.X_test),
+                                  fitted.predict_proba(data.X_test))
+
+
+@pytest.mark.parametrize("row", ["unlocker", "loss", "posthoc", "none"])
+@pytest.mark.parametrize("penalty", ["estimated", "uniform", "off"])
+def test_dividemix_fits_with_every_row_and_penalty(data, row, penalty):
+    clf = UnlockerClassifier(strategy=DivideMixStrategy(prior_penalty=penalty),
+                             logit_adjustment=row, **FAST)
+    clf.fit(data.X_train, data.y_train)
+    assert np.all(np.isfinite(clf.predict_proba(data.X_test)))
+
+
+def test_dividemix_is_reproducible(data):
+    first = UnlockerClassifier(strategy="dividemix", **FAST).fit(data.X_train, data.y_train)
+    second = UnlockerClassifier(strategy="dividemix", **FAST).fit(data.X_train, data.y_train)
+    np.testing.assert_array_equal(first.predict_proba(data.X_test),
+                                  second.predict_proba(data.X_test))
