@@ -33,8 +33,22 @@ METHODS = {
     "dividemix+unlocker": ("DivideMix + LA + Unlocker (learned tau)",
                            dict(strategy="dividemix")),
     "unlocker_no_ema": ("UnlockerClassifier, no EMA (ema_beta=1)", dict(ema_beta=1.0)),
+    "dynamic_loss": ("Dynamic Loss, automatic meta set", {}),
+    "dynamic_loss_clean_trusted": ("Dynamic Loss with a truly clean trusted set of the same "
+                                   "size (reference)", {}),
+    "ebomlc": ("EBOMLC, automatic trusted set", dict(method="ebomlc")),
+    "ebomlc_clean_trusted": ("EBOMLC with a truly clean trusted set of the same size "
+                             "(reference)", dict(method="ebomlc")),
+    "mlc": ("MLC (one-step look-ahead, second order), automatic trusted set",
+            dict(method="mlc")),
+    "mlc_d": ("MLC-D (dynamic barrier, 5 inner steps), automatic trusted set",
+              dict(method="mlc_d")),
     "clean_ce": ("cross-entropy on the TRUE labels (reference, not a method)", CE),
 }
+
+#: methods that are not UnlockerClassifier, by estimator class name
+META = {"dynamic_loss": "DynamicLossClassifier", "ebomlc": "MetaLabelCorrectionClassifier",
+        "mlc": "MetaLabelCorrectionClassifier", "mlc_d": "MetaLabelCorrectionClassifier"}
 
 
 def make_method(name, *, n_classes, random_state, **common):
@@ -57,10 +71,20 @@ def make_method(name, *, n_classes, random_state, **common):
     """
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose from {sorted(METHODS)}")
+    # the full label set: a noisy training set can lack a class (e.g. the single tail sample
+    # of IR 100 flipped to the head by tail-to-head noise)
+    classes = np.arange(n_classes)
     if name == "cleanlab":
         from cleanlab.classification import CleanLearning
 
-        clf = UnlockerClassifier(classes=np.arange(n_classes), random_state=random_state,
-                                 **{**common, **CE})
+        clf = UnlockerClassifier(classes=classes, random_state=random_state, **{**common, **CE})
         return CleanLearning(clf, seed=random_state)
-    return UnlockerClassifier(random_state=random_state, **{**common, **METHODS[name][1]})
+    base = name.removesuffix("_clean_trusted")
+    if base in META:
+        import sklearn_unlocker
+
+        estimator = getattr(sklearn_unlocker, META[base])
+        return estimator(classes=classes, random_state=random_state,
+                         **{**common, **METHODS[name][1]})
+    return UnlockerClassifier(classes=classes, random_state=random_state,
+                              **{**common, **METHODS[name][1]})
