@@ -242,7 +242,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             net.initialize()
             self._check_module_output(net, X_tensor, n_classes)
             procedure = self._make_procedure(
-                X=X_tensor, y=y_encoded, sample_weight=sample_weight, n_classes=n_classes,
+                net=net, X=X_tensor, y=y_encoded, sample_weight=sample_weight, n_classes=n_classes,
                 device=device, random_state=np.random.RandomState(seed), generator=generator,
                 strategy=strategy,
             )
@@ -251,6 +251,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         net.procedure_ = None  # the procedure holds the training data: do not keep or pickle it
         self.net_ = net
         self.strategy_ = strategy
+        self._given_labels_ = self.classes_[y_encoded]
         self.device_ = device
         self._finish_fit(procedure, time.perf_counter() - start)
         return self

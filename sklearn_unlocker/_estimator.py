@@ -326,7 +326,7 @@ class UnlockerClassifier(NeuralClassifierBase):
     def _make_strategy(self):
         return resolve_strategy(self.strategy)
 
-    def _make_procedure(self, *, X, y, sample_weight, n_classes, device, random_state,
+    def _make_procedure(self, *, net, X, y, sample_weight, n_classes, device, random_state,
                         generator, strategy):
         return UnlockerProcedure(
             self._settings(n_classes), strategy, X=X, y=y,
@@ -347,7 +347,6 @@ class UnlockerClassifier(NeuralClassifierBase):
         self.label_issues_ = ~split.clean_mask
         self.clean_proba_ = split.clean_proba
         self.corrected_labels_ = self.classes_[split.corrected_labels]
-        self._given_labels_ = self.classes_[procedure.y]
         self.history_ = self.net_.history
         self.timings_ = {"fit": fit_seconds, **record.seconds}
         self._warn_degenerate(record)

@@ -2,7 +2,11 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_unlocker import UnlockerClassifier
+from sklearn_unlocker import (
+    DynamicLossClassifier,
+    MetaLabelCorrectionClassifier,
+    UnlockerClassifier,
+)
 
 # Each entry says why the check cannot pass for a network trained by stochastic gradient
 # descent, not that we have not got round to it.
@@ -28,8 +32,10 @@ EXPECTED_FAILED_CHECKS = {
 
 def _instances():
     # small but enough epochs to learn the checks' toy problems
-    yield UnlockerClassifier(max_epochs=30, warmup_epochs=10, batch_size=32, lr=1e-2,
-                             random_state=0)
+    common = dict(max_epochs=30, warmup_epochs=10, batch_size=32, lr=1e-2, random_state=0)
+    yield UnlockerClassifier(**common)
+    yield DynamicLossClassifier(**common)
+    yield MetaLabelCorrectionClassifier(**common)
 
 
 @parametrize_with_checks(

@@ -1,0 +1,241 @@
+"""Dynamic Loss and meta label correction: formulas, trusted sets, estimators."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sklearn_unlocker import DynamicLossClassifier, MetaLabelCorrectionClassifier
+from sklearn_unlocker.datasets import make_noisy_tabular
+from sklearn_unlocker.meta import _base as meta_base
+from sklearn_unlocker.meta import _dynamic_loss
+from sklearn_unlocker.meta._functional import PenultimateTap, forward_at, step_parameters
+from sklearn_unlocker.meta._math import (
+    corrected_targets,
+    ebomlc_beta,
+    flat_dot,
+    loss_bins,
+    mixture_upper_loss,
+    mlcd_beta,
+)
+from sklearn_unlocker.meta._trusted import hierarchical_meta_indices, low_loss_indices
+
+FAST = dict(max_epochs=6, warmup_epochs=2, random_state=0)
+
+
+def _t(*values):
+    return [torch.tensor(v, dtype=torch.float64) for v in values]
+
+
+# --- formulas -----------------------------------------------------------------------------
+
+
+def test_mlcd_barrier_coefficient_hand_checked_and_clipped_at_zero():
+    # |grad Q|^2 = 1 + 1 + 4 = 6, phi = 0.25 * 6 = 1.5
+    grad_Q_w, grad_Q_a = _t([1.0, 1.0]), _t([2.0])
+    # grad_w F . grad_w Q = -1: beta = (1.5 + 1) / 6
+    assert mlcd_beta(_t([-1.0, 0.0]), grad_Q_w, grad_Q_a, 0.25) == pytest.approx(2.5 / 6)
+    # grad_w F . grad_w Q = 4 > phi: (1.5 - 4) / 6 < 0, clipped to 0
+    assert mlcd_beta(_t([2.0, 2.0]), grad_Q_w, grad_Q_a, 0.25) == 0.0
+    assert mlcd_beta(_t([1.0, 1.0]), _t([0.0, 0.0]), _t([0.0]), 0.25) == 0.0  # no grad Q
+
+
+def test_ebomlc_barrier_coefficient_hand_checked_and_clipped_at_zero():
+    grad_Q_w, grad_Q_a = _t([1.0, 1.0]), _t([2.0])
+    # Eq. 11: delta - grad_w F . grad_w Q / |grad Q|^2 = 0.25 + 1 / 6
+    assert ebomlc_beta(_t([-1.0, 0.0]), grad_Q_w, grad_Q_a, 0.25) == pytest.approx(0.25 + 1 / 6)
+    assert ebomlc_beta(_t([2.0, 2.0]), grad_Q_w, grad_Q_a, 0.25) == 0.0  # 0.25 - 4/6 < 0
+    # Eq. 10's alignment term: phi_bar = delta |grad Q|^2 + grad_a F . grad_a Q; solving
+    # Eq. 5 with grad F = (grad_w F, grad_a F) gives (phi_bar - grad F . grad Q) / |grad Q|^2
+    grad_F_w, grad_F_a = _t([-1.0, 0.5]), _t([3.0])
+    norm = float(flat_dot(grad_Q_w, grad_Q_w) + flat_dot(grad_Q_a, grad_Q_a))
+    phi_bar = 0.25 * norm + float(flat_dot(grad_F_a, grad_Q_a))
+    general = (phi_bar - float(flat_dot(grad_F_w + grad_F_a, grad_Q_w + grad_Q_a))) / norm
+    assert ebomlc_beta(grad_F_w, grad_Q_w, grad_Q_a, 0.25) == pytest.approx(max(general, 0))
+
+
+def test_mixture_upper_loss_hand_checked():
+    main = torch.log(torch.tensor([[0.2, 0.8], [0.6, 0.4]]))
+    meta = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    y = torch.tensor([0, 1])
+    # rho = 0.2: sample 0 -> 0.2 * 0.2 + 0.8 * 1 = 0.84; sample 1 -> 0.2 * 0.4 + 0.8 = 0.88
+    expected = -(np.log(0.84) + np.log(0.88)) / 2
+    assert float(mixture_upper_loss(main, meta, y, 0.2)) == pytest.approx(expected, rel=1e-6)
+    # rho -> 1 is MLC's plain cross-entropy of the main model
+    plain = nn.functional.cross_entropy(main, y)
+    assert float(mixture_upper_loss(main, meta, y, 1.0)) == pytest.approx(float(plain))
+
+
+def test_label_corrector_mixing_hand_checked():
+    y = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    prediction = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    out = corrected_targets(y, torch.tensor([0.25, 0.9]), prediction)
+    np.testing.assert_allclose(out.numpy(), [[0.25, 0.0, 0.75], [0.0, 1.0, 0.0]])
+
+
+def test_loss_bins_rank_within_each_class():
+    losses = np.array([0.5, 0.1, 0.9, 0.3, 2.0, 1.0, 0.2])
+    y = np.array([0, 0, 0, 0, 1, 1, 1])
+    bins = loss_bins(losses, y, 2, max_bins=4)
+    assert bins.tolist() == [2, 0, 3, 1, 2, 1, 0]  # class 1 has 3 samples over 4 bins
+
+
+def test_samplers_are_class_balanced_and_low_loss():
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [200, 60, 12])
+    losses = rng.rand(len(y))
+    chosen = low_loss_indices(losses, y, 3, 4)
+    assert np.bincount(y[chosen]).tolist() == [4, 4, 4]
+    for c in range(3):
+        members = np.flatnonzero(y == c)
+        assert set(chosen[y[chosen] == c]) == set(members[np.argsort(losses[members])[:4]])
+    # hierarchical: n_min = 12, primary 6 per class, meta 3 per class
+    for seed in range(5):
+        meta = hierarchical_meta_indices(losses, y, 3, 0.5, 0.25, np.random.RandomState(seed))
+        assert np.bincount(y[meta], minlength=3).tolist() == [3, 3, 3]
+    # different seeds draw different primary sets, so the meta set changes over epochs
+    draws = {tuple(hierarchical_meta_indices(losses, y, 3, 0.5, 0.25,
+                                             np.random.RandomState(s))) for s in range(5)}
+    assert len(draws) > 1
+    tiny = hierarchical_meta_indices(losses[:202], y[:202], 2, 0.5, 0.25,
+                                     np.random.RandomState(0))  # class 1 has 2 samples
+    assert np.bincount(y[tiny], minlength=2).tolist() == [1, 1]
+
+
+def test_virtual_steps_leave_the_module_alone():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    X = torch.randn(8, 3)
+    params = dict(net.named_parameters())
+    loss = net(X).pow(2).mean()
+    grads = torch.autograd.grad(loss, list(params.values()))
+    ahead = step_parameters(params, grads, 0.1)
+    torch.testing.assert_close(ahead["0.weight"], params["0.weight"] - 0.1 * grads[0])
+    stats, weight = net[1].running_mean.clone(), net[0].weight.clone()
+    out = forward_at(net, ahead, X)  # in training mode batch norm would update its stats
+    assert torch.equal(net[1].running_mean, stats) and torch.equal(net[0].weight, weight)
+    # ... and the output is the module's at the stepped parameters
+    with torch.no_grad():
+        net[0].weight.copy_(ahead["0.weight"])
+        net[0].bias.copy_(ahead["0.bias"])
+        net[2].weight.copy_(ahead["2.weight"])
+        net[2].bias.copy_(ahead["2.bias"])
+        net[1].weight.copy_(ahead["1.weight"])
+        net[1].bias.copy_(ahead["1.bias"])
+        torch.testing.assert_close(out, net(X))
+    with PenultimateTap(net) as tap:
+        net(X)
+    assert tap.features.shape == (8, 4)
+
+
+# --- estimators ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_noisy_tabular(n_samples_per_class=80, n_classes=4, n_features=6,
+                              n_informative=4, n_test_per_class=20, imbalance_ratio=5,
+                              noise_rate=0.3, random_state=0)
+
+
+ESTIMATORS = [DynamicLossClassifier(**FAST)] + [
+    MetaLabelCorrectionClassifier(method=m, **FAST) for m in ("ebomlc", "mlc", "mlc_d")]
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=["dynamic_loss", "ebomlc", "mlc", "mlc_d"])
+def test_fit_predict_and_fitted_attributes(estimator, data):
+    clf = estimator.fit(data.X_train, data.y_train)
+    assert clf.trusted_source_ == "auto"
+    assert np.bincount(data.y_train[clf.trusted_indices_]).min() == \
+        np.bincount(data.y_train[clf.trusted_indices_]).max()  # class-balanced
+    proba = clf.predict_proba(data.X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    table = clf.find_label_issues()
+    np.testing.assert_array_equal(table["is_label_issue"],
+                                  table["given_label"] != table["corrected_label"])
+    assert clf.trusted_size_history_.shape == (6,) and clf.trusted_size_history_[0] == 0
+    assert set(clf.timings_) == {"fit", "meta", "trusted_set"}
+
+
+def test_dynamic_loss_attributes(data):
+    clf = DynamicLossClassifier(**FAST).fit(data.X_train, data.y_train)
+    assert clf.margins_.shape == (4,) and np.all(np.isfinite(clf.margins_))
+    assert clf.label_weights_.shape[1] == 4
+    assert np.all((clf.label_weights_ >= 0) & (clf.label_weights_ <= 1))
+
+
+@pytest.mark.parametrize("method", ["mlc_d", "ebomlc"])
+def test_barrier_history_is_recorded(data, method):
+    clf = MetaLabelCorrectionClassifier(method=method, **FAST).fit(data.X_train, data.y_train)
+    assert len(clf.barrier_history_) == 4 and np.all(clf.barrier_history_ >= 0)
+
+
+def test_a_user_trusted_set_is_used_as_given(data):
+    clean = ~data.noise_mask
+    rows = np.concatenate([np.flatnonzero(clean & (data.y_train_true == c))[:3]
+                           for c in range(4)])
+    clf = MetaLabelCorrectionClassifier(**FAST).fit(
+        data.X_train, data.y_train, X_trusted=data.X_train[rows], y_trusted=data.y_train[rows])
+    assert clf.trusted_source_ == "user" and clf.trusted_indices_ is None
+    assert clf.trusted_size_history_.tolist() == [0, 0, 12, 12, 12, 12]
+
+
+def test_the_automatic_trusted_set_is_left_out_of_the_noisy_batches(data, monkeypatch):
+    seen = []
+    original = meta_base.MetaProcedure.train_step
+
+    def spy(self, net, X, indices):
+        if not self.in_warmup:
+            seen.append((set(indices.tolist()), set(self.trusted_indices.tolist())))
+        return original(self, net, X, indices)
+
+    monkeypatch.setattr(meta_base.MetaProcedure, "train_step", spy)
+    recorded = []
+    step = _dynamic_loss._DynamicLossProcedure.meta_step
+
+    def spy_step(self, net, X, indices):
+        recorded.append((set(indices.tolist()), set(self.trusted_indices.tolist())))
+        return step(self, net, X, indices)
+
+    monkeypatch.setattr(_dynamic_loss._DynamicLossProcedure, "meta_step", spy_step)
+    DynamicLossClassifier(**FAST).fit(data.X_train, data.y_train)
+    assert recorded and seen
+    assert all(not (batch & trusted) for batch, trusted in recorded)
+    assert any(batch & trusted for batch, trusted in seen)  # they were in skorch's batches
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"X_trusted": np.zeros((2, 6))}, "both X_trusted and y_trusted"),
+        ({"X_trusted": np.zeros((2, 5)), "y_trusted": [0, 1]}, "X_trusted has samples"),
+        ({"X_trusted": np.zeros((2, 6)), "y_trusted": [0, 9]}, "not among the classes"),
+        ({"X_trusted": np.zeros((2, 6)), "y_trusted": [0, 1, 2]}, "y_trusted must have shape"),
+    ],
+)
+def test_bad_trusted_sets_are_clear_errors(data, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MetaLabelCorrectionClassifier(**FAST).fit(data.X_train, data.y_train, **kwargs)
+
+
+class _NoLinear(nn.Module):
+    def __init__(self, n_features, n_classes):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n_features, n_classes))
+
+    def forward(self, X):
+        return X @ self.weight
+
+
+def test_mlc_needs_features(data):
+    with pytest.raises(ValueError, match="feature_extractor"):
+        MetaLabelCorrectionClassifier(_NoLinear, **FAST).fit(data.X_train, data.y_train)
+    clf = MetaLabelCorrectionClassifier(_NoLinear, feature_extractor=lambda X: X, **FAST)
+    assert clf.fit(data.X_train, data.y_train).meta_model_ is not None
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=["dynamic_loss", "ebomlc", "mlc", "mlc_d"])
+def test_same_random_state_same_model(estimator, data):
+    first = estimator.fit(data.X_train, data.y_train).predict_proba(data.X_test)
+    second = estimator.fit(data.X_train, data.y_train).predict_proba(data.X_test)
+    np.testing.assert_array_equal(first, second)
