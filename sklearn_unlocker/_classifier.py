@@ -15,7 +15,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -80,9 +80,25 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         -------
         params : dict
         """
-        params = super().get_params(deep=deep)
+        params = super().get_params(deep=False)
+        if deep:  # only real estimators nest: a torchvision transform has a static get_params
+            for name, value in list(params.items()):
+                if isinstance(value, BaseEstimator):
+                    params.update({f"{name}__{k}": v for k, v in value.get_params().items()})
         params.update(self._skorch_kwargs())
         return params
+
+    def __sklearn_clone__(self):
+        """Clone like scikit-learn, deep-copying parameters that are not estimators.
+
+        ``sklearn.base.clone`` treats anything with a ``get_params`` attribute as an
+        estimator; torchvision transforms (``augment=``) have a static one with
+        other arguments, so they are deep-copied instead.
+        """
+        params = {name: clone(value, safe=False) if isinstance(value, BaseEstimator)
+                  or not hasattr(value, "get_params") else copy.deepcopy(value)
+                  for name, value in self.get_params(deep=False).items()}
+        return type(self)(**params)
 
     def set_params(self, **params):
         """Set parameters, including routed skorch parameters (``module__*`` etc.).

@@ -65,3 +65,16 @@ def test_grid_search_in_parallel_with_balanced_accuracy(data):
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
     assert grid.best_estimator_.module__hidden_units in [(16,), (32, 32)]
     assert grid.predict(data.X_test).shape == (len(data.X_test),)
+
+
+def test_a_torchvision_transform_is_an_opaque_parameter():
+    # torchvision transforms have a static get_params(...) that sklearn would mistake for an
+    # estimator's: get_params(deep=True), set_params and clone must still work
+    from torchvision.transforms import v2
+
+    clf = UnlockerClassifier(augment=v2.RandomAffine(degrees=10), max_epochs=2)
+    assert "augment__degrees" not in clf.get_params(deep=True)
+    clf.set_params(max_epochs=3)
+    copy = clone(clf)
+    assert isinstance(copy.augment, v2.RandomAffine) and copy.augment is not clf.augment
+    assert copy.max_epochs == 3
