@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import torchvision
 from hypothesis import HealthCheck, settings
 
 # Property tests draw their examples from a fixed seed, so a red CI run is reproducible.
@@ -16,6 +17,25 @@ settings.register_profile(
 settings.load_profile("default")
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+class FakeCifar(torchvision.datasets.FakeData):
+    """torchvision's FakeData behind CIFAR's constructor signature (nothing downloads here)."""
+
+    calls: list = []  # records the constructor calls of one test
+
+    def __init__(self, root, train=True, download=False, transform=None):
+        FakeCifar.calls.append({"root": root, "train": train, "download": download})
+        super().__init__(size=600 if train else 100, image_size=(3, 32, 32), num_classes=10,
+                         transform=transform, random_offset=0 if train else 10_000)
+
+
+@pytest.fixture
+def fake_cifar(monkeypatch):
+    """torchvision.datasets.CIFAR10 replaced by :class:`FakeCifar` for one test."""
+    FakeCifar.calls = []
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCifar)
+    return FakeCifar
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ import random
 import numpy as np
 import pytest
 import torch
-import torchvision
 
 from sklearn_unlocker.datasets import (
     balanced_split,
@@ -74,23 +73,10 @@ def test_balanced_split_refuses_to_empty_a_class():
         balanced_split(np.zeros((6, 1)), [0, 0, 0, 1, 1, 1], n_test_per_class=3)
 
 
-class _FakeCifar(torchvision.datasets.FakeData):
-    """torchvision's FakeData behind CIFAR's constructor signature."""
-
-    calls: list = []
-
-    def __init__(self, root, train=True, download=False, transform=None):
-        _FakeCifar.calls.append({"root": root, "train": train, "download": download})
-        super().__init__(size=600 if train else 100, image_size=(3, 32, 32), num_classes=10,
-                         transform=transform, random_offset=0 if train else 10_000)
-
-
-def test_cifar_loader_runs_the_torchvision_path_on_fake_data(monkeypatch, tmp_path):
-    _FakeCifar.calls.clear()
-    monkeypatch.setattr(torchvision.datasets, "CIFAR10", _FakeCifar)
+def test_cifar_loader_runs_the_torchvision_path_on_fake_data(fake_cifar, tmp_path):
     data = load_noisy_cifar("cifar10", root=str(tmp_path), download=True, imbalance_ratio=5,
                             noise="pair", noise_rate=0.3, class_map="cifar10", random_state=0)
-    assert _FakeCifar.calls == [
+    assert fake_cifar.calls == [
         {"root": str(tmp_path), "train": True, "download": True},
         {"root": str(tmp_path), "train": False, "download": True},
     ]
