@@ -13,6 +13,8 @@ Measured side by side in one process, runs interleaved, medians over repeats:
 Unlocker's own share (outer step for tau, EMA, D_bc, prior estimate) is timed
 directly by timers around that code (``timings_["unlocker"]``), not taken as a
 difference of fit times; so are the score passes and the strategy's selection.
+Peak memory: each kind of fit once more in a fresh process, reporting the peak
+resident memory it adds over that process after imports and data loading.
 """
 
 import argparse
@@ -87,6 +89,38 @@ def plain_loop(X, y, module, module_kwargs, *, epochs, warmup, batch_size, lr, s
     return net
 
 
+def _fit_in_this_process(workload, kind, seed):
+    """Peak resident memory a fit adds, in MiB (run in a fresh process)."""
+    import resource
+
+    make_data, module, extra = WORKLOADS[workload]
+    data = make_data()
+    X, y = data.X_train, data.y_train
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if kind == "plain":
+        plain_loop(X, y, module, _module_kwargs(module, X, len(data.classes), extra),
+                   epochs=DEFAULTS["max_epochs"], warmup=DEFAULTS["warmup_epochs"],
+                   batch_size=DEFAULTS["batch_size"], lr=DEFAULTS["lr"], seed=seed)
+    else:
+        params = dict(strategy="none", logit_adjustment="none") if kind == "ce" else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            UnlockerClassifier(module, random_state=seed, device="cpu", **params).fit(X, y)
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+
+
+def peak_memory(workload, seed=0):
+    """Peak memory added by each kind of fit, each in a fresh process (MiB)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    out = {}
+    for kind in ("plain", "ce", "unlocker"):
+        with context.Pool(1) as pool:
+            out[kind] = pool.apply(_fit_in_this_process, (workload, kind, seed))
+    return out
+
+
 def measure(workload, repeats, seed=0):
     """Median seconds and shares of one workload."""
     make_data, module, extra = WORKLOADS[workload]
@@ -118,7 +152,9 @@ def measure(workload, repeats, seed=0):
                 for key in shares:
                     shares[key].append(clf.timings_[key] / clf.timings_["fit"])
     median = {k: statistics.median(v) for k, v in times.items()}
+    memory = peak_memory(workload, seed)
     return {
+        **{f"{k}_mib": v for k, v in memory.items()},
         "workload": workload, "n_train": len(y), **{f"{k}_s": v for k, v in median.items()},
         "ce_over_plain": median["ce"] / median["plain"],
         "unlocker_over_plain": median["unlocker"] / median["plain"],
@@ -144,17 +180,19 @@ def main(argv=None):
              "loop with the same passes (score pass + training epoch); `ce`: the estimator with "
              "selection and adjustment off; `unlocker`: defaults. Shares are timed by timers "
              "around the code over the whole fit: Unlocker's own work (outer step, EMA, D_bc, "
-             "prior estimate), the score passes, the strategy's selection.", "",
+             "prior estimate), the score passes, the strategy's selection. Peak memory: each fit "
+             "in a fresh process, the peak resident memory it adds after imports and data.", "",
              "| workload | training samples | plain s | ce s | unlocker s | ce / plain | "
              "unlocker / plain | Unlocker share (median, max) | score pass share | "
-             "selection share |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "selection share | peak MiB added (plain / ce / unlocker) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
             f"| {r['workload']} | {r['n_train']} | {r['plain_s']:.2f} | {r['ce_s']:.2f} | "
             f"{r['unlocker_s']:.2f} | {r['ce_over_plain']:.2f} | {r['unlocker_over_plain']:.2f} | "
             f"{r['unlocker_share']:.2%}, {r['max_unlocker_share']:.2%} | "
-            f"{r['score_pass_share']:.1%} | {r['selection_share']:.1%} |")
+            f"{r['score_pass_share']:.1%} | {r['selection_share']:.1%} | "
+            f"{r['plain_mib']:.0f} / {r['ce_mib']:.0f} / {r['unlocker_mib']:.0f} |")
     text = "\n".join(lines) + "\n"
     Path(RESULTS).mkdir(exist_ok=True)
     (Path(RESULTS) / f"{args.name}.md").write_text(text)

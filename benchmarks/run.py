@@ -21,9 +21,14 @@ from joblib import Parallel, delayed
 from sklearn.metrics import balanced_accuracy_score
 
 import sklearn_unlocker
-from sklearn_unlocker.datasets import load_noisy_digits, load_noisy_mnist1d, make_noisy_tabular
+from sklearn_unlocker.datasets import (
+    load_noisy_cifar,
+    load_noisy_digits,
+    load_noisy_mnist1d,
+    make_noisy_tabular,
+)
 from sklearn_unlocker.metrics import prior_kl_divergence, selection_precision_recall, shot_accuracy
-from sklearn_unlocker.modules import ConvNet1d
+from sklearn_unlocker.modules import ConvNet, ConvNet1d
 
 from .methods import METHODS, make_method
 
@@ -34,7 +39,16 @@ DATASETS = {
     "digits": (load_noisy_digits, {}, None),
     "tabular": (make_noisy_tabular, {}, None),
     "mnist1d": (load_noisy_mnist1d, {"n_samples": 10000, "as_images": True}, ConvNet1d),
+    # needs a network the first time (torchvision downloads to ./data) and, in practice, a GPU
+    "cifar10": (lambda **kw: load_noisy_cifar("cifar10", download=True, **kw), {}, ConvNet),
+    "cifar100": (lambda **kw: load_noisy_cifar("cifar100", download=True, **kw), {}, ConvNet),
 }
+
+#: --quick: one small grid that finishes in under five minutes on two cores
+QUICK = dict(datasets=["digits"], imbalance_ratios=[50.0], noises=["sym:0.4", "t2h:0.4"],
+             seeds=[0, 1, 2], methods=["ce", "la_posthoc", "la_loss", "cleanlab", "small_loss",
+                                       "unlocker", "dividemix+unlocker", "dynamic_loss",
+                                       "ebomlc", "clean_ce"])
 
 METRICS = ["balanced_accuracy", "many", "medium", "few", "prior_kl", "selection_precision",
            "selection_recall", "tau", "estimated_ir", "fit_seconds", "unlocker_share",
@@ -201,7 +215,14 @@ def main(argv=None):
                         help="parallel fits (each then uses 1 thread; fit times become noisier)")
     parser.add_argument("--name", default=None, help="results file stem")
     parser.add_argument("--out", default=str(RESULTS), help="directory of the results files")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a small preset grid, minutes on two cores: {QUICK}")
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
     args = parser.parse_args(argv)
+    if args.quick:
+        for key, value in QUICK.items():
+            setattr(args, key, value)
+        args.name = args.name or "quick"
     command = "python -m benchmarks run " + " ".join(shlex.quote(a) for a in
                                                      (argv if argv is not None else sys.argv[1:]))
     noises = [(kind, float(rate)) for kind, rate in (n.split(":") for n in args.noises)]
@@ -232,8 +253,35 @@ def main(argv=None):
         f.writelines(f"# {line}\n" for line in header(command, args.seeds))
         frame.to_csv(f, index=False)
     (out / f"{name}.md").write_text(markdown(frame, command, args.seeds, args.methods))
+    if not args.no_plot:
+        plot(frame, out / f"{name}.png")
     print((out / f"{name}.md").read_text())
     return frame
+
+
+def plot(frame, path):
+    """Balanced accuracy per method (mean and std over seeds), one panel per setting."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # the benchmarks extra brings matplotlib; without it, no picture
+        return
+    settings = list(frame.groupby(["dataset", "imbalance_ratio", "noise", "rate"],
+                                  sort=False).groups)
+    fig, axes = plt.subplots(1, len(settings), figsize=(4 + 3 * len(settings), 4),
+                             squeeze=False, sharey=True)
+    for ax, setting in zip(axes[0], settings, strict=True):
+        rows = frame[(frame[["dataset", "imbalance_ratio", "noise", "rate"]] == setting).all(1)]
+        stats = rows.groupby("method", sort=False)["balanced_accuracy"].agg(["mean", "std"])
+        ax.barh(stats.index, stats["mean"], xerr=stats["std"].fillna(0), color="tab:blue")
+        ax.invert_yaxis()
+        ax.set_title(f"{setting[0]}, IR {setting[1]:g}, {setting[2]} {setting[3]:.0%}")
+        ax.set_xlabel("balanced accuracy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

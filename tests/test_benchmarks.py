@@ -23,3 +23,4 @@ def test_benchmark_runner_smoke(tmp_path):
     assert frame["balanced_accuracy"].between(0, 1).all()
     text = (tmp_path / "smoke.md").read_text()
     assert "command: `python -m benchmarks run" in text and "| unlocker |" in text
+    assert (tmp_path / "smoke.png").stat().st_size > 5_000
