@@ -78,7 +78,9 @@ def make_method(name, *, n_classes, random_state, **common):
         from cleanlab.classification import CleanLearning
 
         clf = UnlockerClassifier(classes=classes, random_state=random_state, **{**common, **CE})
-        return CleanLearning(clf, seed=random_state)
+        # n_jobs=1: cleanlab's own process pool relies on fork-inherited globals and fails
+        # inside joblib's workers (NameError 'pred_probs_by_class'); results do not depend on it
+        return CleanLearning(clf, seed=random_state, find_label_issues_kwargs={"n_jobs": 1})
     base = name.removesuffix("_clean_trusted")
     if base in META:
         import sklearn_unlocker

@@ -30,7 +30,7 @@ from sklearn_unlocker.datasets import (
 from sklearn_unlocker.metrics import prior_kl_divergence, selection_precision_recall, shot_accuracy
 from sklearn_unlocker.modules import ConvNet, ConvNet1d
 
-from .methods import METHODS, make_method
+from .methods import META, METHODS, make_method
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -48,11 +48,14 @@ DATASETS = {
 QUICK = dict(datasets=["digits"], imbalance_ratios=[50.0], noises=["sym:0.4", "t2h:0.4"],
              seeds=[0, 1, 2], methods=["ce", "la_posthoc", "la_loss", "cleanlab", "small_loss",
                                        "unlocker", "dividemix+unlocker", "dynamic_loss",
-                                       "ebomlc", "clean_ce"])
+                                       "ebomlc", "clean_ce"], jobs=2)
 
 METRICS = ["balanced_accuracy", "many", "medium", "few", "prior_kl", "selection_precision",
            "selection_recall", "tau", "estimated_ir", "fit_seconds", "unlocker_share",
            "meta_share"]
+
+#: the columns that name one fit
+KEYS = ["dataset", "imbalance_ratio", "noise", "rate", "seed", "method"]
 
 
 def load(dataset, imbalance_ratio, noise, rate, seed):
@@ -111,11 +114,19 @@ def evaluate(method, data, seed, threads=None, **common):
         row["prior_kl"] = prior_kl_divergence(data.true_prior, estimator.prior_)
         row["tau"] = estimator.tau_
         row["estimated_ir"] = estimator.imbalance_ratio_
-        row["unlocker_share"] = estimator.timings_["unlocker"] / estimator.timings_["fit"]
+        if learns_tau(method):  # elsewhere the prior bookkeeping runs but is not Unlocker
+            row["unlocker_share"] = estimator.timings_["unlocker"] / estimator.timings_["fit"]
         if estimator.strategy != "none":
             row["selection_precision"], row["selection_recall"] = selection_precision_recall(
                 ~data.noise_mask, ~estimator.label_issues_)
     return row
+
+
+def learns_tau(method):
+    """Whether a method runs Unlocker's outer loop (a row "+ LA + Unlocker")."""
+    params = METHODS[method][1]
+    return (params is not None and method.removesuffix("_clean_trusted") not in META
+            and params.get("logit_adjustment", "unlocker") == "unlocker")
 
 
 def clean_trusted_rows(data, estimator):
@@ -155,6 +166,39 @@ def summarise(frame):
     return mean, std, grouped.size()
 
 
+#: references, not methods: left out when marking the best method of a setting
+REFERENCES = ("clean_ce", "dynamic_loss_clean_trusted", "ebomlc_clean_trusted")
+
+
+def overview(mean):
+    """One line per setting, one column per method: mean balanced accuracy, best in bold.
+
+    When ``unlocker`` ran beside ``ce``, ``la_posthoc``, ``la_loss`` or ``cleanlab``, a last
+    column gives its margin over the best of those (the baselines a practitioner would try).
+    """
+    methods = list(mean.index.get_level_values("method").unique())
+    table = mean["balanced_accuracy"].unstack("method")[methods]
+    baselines = [m for m in ("ce", "la_posthoc", "la_loss", "cleanlab") if m in methods]
+    margin = "unlocker" in methods and bool(baselines)
+    head = ["setting", *methods] + (["unlocker - best baseline"] if margin else [])
+    intro = "Mean over seeds; bold: the best method of the setting (references such as `clean_ce` "
+    intro += "excluded)"
+    if margin:
+        names = ", ".join(f"`{m}`" for m in baselines)
+        intro += f"; last column: `unlocker` minus the best of {names}"
+    intro += ". Per-setting tables with spreads and the other metrics follow."
+    lines = ["## Overview: balanced accuracy", "", intro, "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (dataset, ir, noise, rate), row in table.iterrows():
+        best = row.drop([m for m in REFERENCES if m in row.index]).max()
+        cells = [f"**{v:.3f}**" if m not in REFERENCES and v == best else f"{v:.3f}"
+                 for m, v in row.items()]
+        if margin:
+            cells.append(f"{row['unlocker'] - row[baselines].max():+.3f}")
+        lines.append(f"| {dataset}, IR {ir:g}, {noise} {rate:.0%} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def markdown(frame, command, seeds, methods):
     mean, std, _ = summarise(frame)
     lines = ["# Accuracy benchmark", "", *[f"- {h}" for h in header(command, seeds)], "",
@@ -165,6 +209,7 @@ def markdown(frame, command, seeds, methods):
              "own share: Unlocker's own work (tau, EMA, D_bc, prior) over fit time, or for the "
              "meta-learning methods the meta-learning steps' share.",
              ""]
+    lines += overview(mean)
     for setting, block in mean.groupby(level=[0, 1, 2, 3], sort=False):
         dataset, ir, noise, rate = setting
         lines += [f"## {dataset}, IR {ir:g}, {noise} {rate:.0%}", "",
@@ -185,7 +230,7 @@ def markdown(frame, command, seeds, methods):
 
             sel = ("-" if pd.isna(row["selection_precision"]) else
                    f"{row['selection_precision']:.2f} / {row['selection_recall']:.2f}")
-            own = row["unlocker_share"] if pd.notna(row["unlocker_share"]) else row["meta_share"]
+            own = row["unlocker_share"] if learns_tau(method) else row["meta_share"]
             share = "-" if pd.isna(own) else f"{own:.2%}"
             ratio = "-" if pd.isna(ce_seconds) else f"{row['fit_seconds'] / ce_seconds:.2f}"
             lines.append(
@@ -218,7 +263,11 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help=f"a small preset grid, minutes on two cores: {QUICK}")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    parser.add_argument("--render", metavar="CSV",
+                        help="fit nothing: rewrite the Markdown table and PNG of a results CSV")
     args = parser.parse_args(argv)
+    if args.render:
+        return render(Path(args.render), plot_too=not args.no_plot)
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
@@ -245,8 +294,7 @@ def main(argv=None):
     frame = pd.DataFrame([
         {"dataset": k[0], "imbalance_ratio": k[1], "noise": k[2], "rate": k[3], "seed": k[4],
          "method": k[5], **row} for (k, _, _), row in zip(jobs, rows, strict=True)
-    ]).reindex(columns=["dataset", "imbalance_ratio", "noise", "rate", "seed", "method",
-                        *METRICS])
+    ]).reindex(columns=[*KEYS, *METRICS])
     name, out = args.name or "accuracy", Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / f"{name}.csv", "w") as f:
@@ -259,8 +307,33 @@ def main(argv=None):
     return frame
 
 
+def render(csv, plot_too=True):
+    """Rewrite ``<stem>.md`` (and ``.png``) from a results CSV, under its original header."""
+    header_lines = [line[2:] for line in csv.read_text().splitlines() if line.startswith("# ")]
+    fields = dict(line.split(": ", 1) for line in header_lines if ": " in line)
+    frame = pd.read_csv(csv, comment="#")
+    frame = frame.reindex(columns=[*KEYS, *METRICS])  # older files lack some metrics
+    command = fields["command"].strip("`")
+    seeds = [int(s) for s in fields["seeds"].split()]
+    methods = list(dict.fromkeys(frame["method"]))
+    text = markdown(frame, command, seeds, methods)
+    # keep the machine and date of the run, not of the rendering
+    for key in ("machine", "date", "sklearn-unlocker"):
+        old = next((h for h in header(command, seeds) if h.startswith(key)), None)
+        recorded = next((h for h in header_lines if h.startswith(key)), None)
+        if old and recorded:
+            text = text.replace(f"- {old}\n", f"- {recorded}\n", 1)
+    csv.with_suffix(".md").write_text(text)
+    if plot_too:
+        plot(frame, csv.with_suffix(".png"))
+    return frame
+
+
 def plot(frame, path):
-    """Balanced accuracy per method (mean and std over seeds), one panel per setting."""
+    """Balanced accuracy per method (mean and std over seeds), one panel per setting.
+
+    Orange: rows with Unlocker; gray: references (clean labels or a truly clean trusted set).
+    """
     try:
         import matplotlib
 
@@ -270,15 +343,22 @@ def plot(frame, path):
         return
     settings = list(frame.groupby(["dataset", "imbalance_ratio", "noise", "rate"],
                                   sort=False).groups)
-    fig, axes = plt.subplots(1, len(settings), figsize=(4 + 3 * len(settings), 4),
+    n_methods = frame["method"].nunique()
+    ncols = min(3, len(settings))
+    nrows = -(-len(settings) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.5 * ncols, (1 + 0.25 * n_methods) * nrows),
                              squeeze=False, sharey=True)
-    for ax, setting in zip(axes[0], settings, strict=True):
+    for ax in axes.flat[len(settings):]:
+        ax.set_visible(False)
+    for ax, setting in zip(axes.flat, settings, strict=False):
         rows = frame[(frame[["dataset", "imbalance_ratio", "noise", "rate"]] == setting).all(1)]
         stats = rows.groupby("method", sort=False)["balanced_accuracy"].agg(["mean", "std"])
-        ax.barh(stats.index, stats["mean"], xerr=stats["std"].fillna(0), color="tab:blue")
-        ax.invert_yaxis()
+        colors = ["tab:gray" if m in REFERENCES else "tab:orange" if "unlocker" in m
+                  else "tab:blue" for m in stats.index]
+        ax.barh(stats.index, stats["mean"], xerr=stats["std"].fillna(0), color=colors)
         ax.set_title(f"{setting[0]}, IR {setting[1]:g}, {setting[2]} {setting[3]:.0%}")
         ax.set_xlabel("balanced accuracy")
+    axes[0, 0].invert_yaxis()  # shared: once for all panels, first method on top
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

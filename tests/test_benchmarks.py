@@ -24,3 +24,28 @@ def test_benchmark_runner_smoke(tmp_path):
     text = (tmp_path / "smoke.md").read_text()
     assert "command: `python -m benchmarks run" in text and "| unlocker |" in text
     assert (tmp_path / "smoke.png").stat().st_size > 5_000
+
+
+def test_overview_marks_best_and_unlocker_margin(tmp_path):
+    from benchmarks.run import header, main
+
+    rows = []
+    for seed, (ce, cleanlab, unlocker, clean) in enumerate([(0.5, 0.6, 0.7, 0.9),
+                                                             (0.7, 0.6, 0.8, 0.9)]):
+        for method, acc in [("ce", ce), ("cleanlab", cleanlab), ("unlocker", unlocker),
+                            ("clean_ce", clean)]:
+            rows.append({"dataset": "digits", "imbalance_ratio": 10.0, "noise": "sym",
+                         "rate": 0.4, "seed": seed, "method": method, "balanced_accuracy": acc,
+                         "many": acc, "medium": acc, "few": acc, "fit_seconds": 1.0})
+    csv = tmp_path / "made.csv"
+    recorded = [line.replace("machine: ", "machine: RECORDED ")
+                for line in header("python -m benchmarks run --seeds 0 1", [0, 1])]
+    with open(csv, "w") as f:
+        f.writelines(f"# {line}\n" for line in recorded)
+        pd.DataFrame(rows).to_csv(f, index=False)
+    main(["--render", str(csv), "--no-plot"])
+    text = csv.with_suffix(".md").read_text()
+    # means: ce 0.6, cleanlab 0.6, unlocker 0.75 (best, bold), clean_ce 0.9 (a reference, not bold)
+    line = next(x for x in text.splitlines() if x.startswith("| digits, IR 10, sym 40% |"))
+    assert line == "| digits, IR 10, sym 40% | 0.600 | 0.600 | **0.750** | 0.900 | +0.150 |"
+    assert "machine: RECORDED" in text and "python -m benchmarks run --seeds 0 1" in text
