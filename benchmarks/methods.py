@@ -75,12 +75,7 @@ def make_method(name, *, n_classes, random_state, **common):
     # of IR 100 flipped to the head by tail-to-head noise)
     classes = np.arange(n_classes)
     if name == "cleanlab":
-        from cleanlab.classification import CleanLearning
-
-        clf = UnlockerClassifier(classes=classes, random_state=random_state, **{**common, **CE})
-        # n_jobs=1: cleanlab's own process pool relies on fork-inherited globals and fails
-        # inside joblib's workers (NameError 'pred_probs_by_class'); results do not depend on it
-        return CleanLearning(clf, seed=random_state, find_label_issues_kwargs={"n_jobs": 1})
+        return CleanLearningPresent(n_classes, random_state=random_state, **common)
     base = name.removesuffix("_clean_trusted")
     if base in META:
         import sklearn_unlocker
@@ -90,3 +85,36 @@ def make_method(name, *, n_classes, random_state, **common):
                          **{**common, **METHODS[name][1]})
     return UnlockerClassifier(classes=classes, random_state=random_state,
                               **{**common, **METHODS[name][1]})
+
+
+class CleanLearningPresent:
+    """cleanlab's ``CleanLearning`` around the cross-entropy network, on the classes present.
+
+    cleanlab takes the number of classes from the labels it is given, so a training set that
+    lacks a class (IR 100 with tail-to-head noise can flip a tail class's only sample) breaks
+    its cross-validation against a network with the full output width. As a practitioner
+    would, this fits cleanlab on the classes present (encoded 0..K'-1) and maps back: an
+    absent class is never predicted and gets a prior estimate of 0 (``py``, full width).
+    """
+
+    def __init__(self, n_classes, *, random_state, **common):
+        self.n_classes, self.random_state, self.common = n_classes, random_state, common
+
+    def fit(self, X, y):
+        from cleanlab.classification import CleanLearning
+
+        self.present_, encoded = np.unique(y, return_inverse=True)
+        clf = UnlockerClassifier(classes=np.arange(len(self.present_)),
+                                 random_state=self.random_state, **{**self.common, **CE})
+        # n_jobs=1: cleanlab's own process pool relies on fork-inherited globals and fails
+        # inside joblib's workers (NameError 'pred_probs_by_class'); results do not depend on it
+        self.cleanlab_ = CleanLearning(clf, seed=self.random_state,
+                                       find_label_issues_kwargs={"n_jobs": 1})
+        self.cleanlab_.fit(X, encoded)
+        self.py = np.zeros(self.n_classes)
+        self.py[self.present_] = self.cleanlab_.py
+        self.label_issues_df = self.cleanlab_.label_issues_df
+        return self
+
+    def predict(self, X):
+        return self.present_[self.cleanlab_.predict(X)]

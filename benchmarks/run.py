@@ -203,11 +203,12 @@ def markdown(frame, command, seeds, methods):
     mean, std, _ = summarise(frame)
     lines = ["# Accuracy benchmark", "", *[f"- {h}" for h in header(command, seeds)], "",
              "Balanced accuracy on the balanced clean test split, mean +- std over seeds; "
-             "many/medium/few: classes with >100, 20-100, <20 true training samples; prior KL: "
-             "KL(true || estimated prior); selection P/R: precision/recall of the samples kept "
-             "as clean; fit / ce: fit time over plain cross-entropy's on the same split; "
-             "own share: Unlocker's own work (tau, EMA, D_bc, prior) over fit time, or for the "
-             "meta-learning methods the meta-learning steps' share.",
+             "many/medium/few: classes with >100, 20-100, <20 true training samples; "
+             "prior KL: KL(true || estimated prior), inf where an estimate gives 0 to a class "
+             "(cleanlab, when the noisy labels lack a class); selection P/R: precision/recall "
+             "of the samples kept as clean; fit / ce: fit time over plain cross-entropy's on "
+             "the same split; own share: Unlocker's own work (tau, EMA, D_bc, prior) over fit "
+             "time, or for the meta-learning methods the meta-learning steps' share.",
              ""]
     lines += overview(mean)
     for setting, block in mean.groupby(level=[0, 1, 2, 3], sort=False):
@@ -263,6 +264,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help=f"a small preset grid, minutes on two cores: {QUICK}")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the fits already in <name>.partial.csv (left by an "
+                             "interrupted run of the same grid) and run only the rest")
     parser.add_argument("--render", metavar="CSV",
                         help="fit nothing: rewrite the Markdown table and PNG of a results CSV")
     args = parser.parse_args(argv)
@@ -272,8 +276,9 @@ def main(argv=None):
         for key, value in QUICK.items():
             setattr(args, key, value)
         args.name = args.name or "quick"
-    command = "python -m benchmarks run " + " ".join(shlex.quote(a) for a in
-                                                     (argv if argv is not None else sys.argv[1:]))
+    given = argv if argv is not None else sys.argv[1:]
+    command = "python -m benchmarks run " + " ".join(shlex.quote(a) for a in given
+                                                     if a != "--resume")
     noises = [(kind, float(rate)) for kind, rate in (n.split(":") for n in args.noises)]
     settings = [(d, ir, kind, rate) for d in args.datasets for ir in args.imbalance_ratios
                 for kind, rate in noises]
@@ -287,16 +292,9 @@ def main(argv=None):
                 common["module"] = module
             for method in args.methods:
                 jobs.append(((dataset, ir, kind, rate, seed, method), data, common))
-    threads = 1 if args.jobs > 1 else None
-    rows = Parallel(n_jobs=args.jobs)(
-        delayed(evaluate)(key[-1], data, key[-2], threads, **common) for key, data, common in jobs
-    )
-    frame = pd.DataFrame([
-        {"dataset": k[0], "imbalance_ratio": k[1], "noise": k[2], "rate": k[3], "seed": k[4],
-         "method": k[5], **row} for (k, _, _), row in zip(jobs, rows, strict=True)
-    ]).reindex(columns=[*KEYS, *METRICS])
     name, out = args.name or "accuracy", Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    frame = fit_all(jobs, args.jobs, out / f"{name}.partial.csv", resume=args.resume)
     with open(out / f"{name}.csv", "w") as f:
         f.writelines(f"# {line}\n" for line in header(command, args.seeds))
         frame.to_csv(f, index=False)
@@ -304,6 +302,32 @@ def main(argv=None):
     if not args.no_plot:
         plot(frame, out / f"{name}.png")
     print((out / f"{name}.md").read_text())
+    return frame
+
+
+def fit_all(jobs, n_jobs, partial, resume=False):
+    """Run the fits, appending each row to ``partial`` as it arrives; one frame in job order.
+
+    An interrupted grid leaves its finished fits in ``partial``; ``resume`` reuses them (rows
+    are keyed by dataset, IR, noise, rate, seed and method). The file goes once all fits ran.
+    """
+    done = {}
+    if resume and partial.exists():
+        old = pd.read_csv(partial)
+        done = {tuple(r[KEYS]): r.to_dict() for _, r in old.iterrows()}
+    elif partial.exists():
+        partial.unlink()
+    todo = [job for job in jobs if job[0] not in done]
+    threads = 1 if n_jobs > 1 else None
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(evaluate)(key[-1], data, key[-2], threads, **common) for key, data, common in todo
+    )
+    for (key, _, _), row in zip(todo, results, strict=True):
+        done[key] = {**dict(zip(KEYS, key, strict=True)), **row}
+        pd.DataFrame([done[key]]).reindex(columns=[*KEYS, *METRICS]).to_csv(
+            partial, mode="a", header=not partial.exists(), index=False)
+    frame = pd.DataFrame([done[key] for key, _, _ in jobs]).reindex(columns=[*KEYS, *METRICS])
+    partial.unlink(missing_ok=True)
     return frame
 
 

@@ -49,3 +49,26 @@ def test_overview_marks_best_and_unlocker_margin(tmp_path):
     line = next(x for x in text.splitlines() if x.startswith("| digits, IR 10, sym 40% |"))
     assert line == "| digits, IR 10, sym 40% | 0.600 | 0.600 | **0.750** | 0.900 | +0.150 |"
     assert "machine: RECORDED" in text and "python -m benchmarks run --seeds 0 1" in text
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_resume_reuses_the_fits_of_an_interrupted_run(tmp_path):
+    from benchmarks.run import KEYS, main
+
+    argv = ["--datasets", "digits", "--imbalance-ratios", "10", "--noises", "sym:0.2",
+            "--seeds", "0", "--methods", "ce", "la_loss", "--max-epochs", "2", "--name", "r",
+            "--out", str(tmp_path), "--no-plot"]
+    # an interrupted run left the first fit, with a value no real fit would give
+    done = dict(zip(KEYS, ["digits", 10.0, "sym", 0.2, 0, "ce"], strict=True))
+    pd.DataFrame([{**done, "balanced_accuracy": 0.123, "fit_seconds": 1.0}]).to_csv(
+        tmp_path / "r.partial.csv", index=False)
+    frame = main([*argv, "--resume"])
+    assert frame["balanced_accuracy"].iloc[0] == 0.123  # kept, not refitted
+    assert frame["method"].tolist() == ["ce", "la_loss"]
+    assert 0 < frame["balanced_accuracy"].iloc[1] <= 1
+    assert not (tmp_path / "r.partial.csv").exists()
+    assert "--resume" not in (tmp_path / "r.csv").read_text()
+    # without --resume a stale partial file is ignored: everything is fitted again
+    frame.iloc[:1][KEYS].assign(balanced_accuracy=0.123).to_csv(tmp_path / "r.partial.csv",
+                                                                 index=False)
+    assert main(argv)["balanced_accuracy"].iloc[0] != 0.123
