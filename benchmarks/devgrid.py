@@ -3,7 +3,9 @@
 The defaults were chosen here, on synthetic tabular data (default MLP) and
 MNIST-1D (1-D CNN), never on digits, which the accuracy benchmark reports.
 Each variant changes one parameter from the defaults; ``ce`` is plain
-cross-entropy on the same network for reference.
+cross-entropy on the same network for reference. ``--variants`` also takes the
+DivideMix variants (``dividemix`` and ``dividemix:<knob>``), compared with
+``--reference dividemix``.
 """
 
 import argparse
@@ -19,7 +21,7 @@ from joblib import Parallel, delayed
 from sklearn.metrics import balanced_accuracy_score
 
 from sklearn_unlocker import UnlockerClassifier
-from sklearn_unlocker.strategies import SmallLossStrategy
+from sklearn_unlocker.strategies import DivideMixStrategy, SmallLossStrategy
 
 from .methods import CE
 from .run import DATASETS, RESULTS, header, load
@@ -46,6 +48,22 @@ VARIANTS = {
     "logit_adjustment=none": {"logit_adjustment": "none"},
 }
 
+#: DivideMix's own knobs, each changed from DivideMixStrategy's defaults
+DIVIDEMIX_VARIANTS = {
+    "dividemix": {"strategy": "dividemix"},
+    "dividemix:lambda_u=0": {"strategy": DivideMixStrategy(lambda_u=0.0)},
+    "dividemix:lambda_u=5": {"strategy": DivideMixStrategy(lambda_u=5.0)},
+    "dividemix:lambda_u=25": {"strategy": DivideMixStrategy(lambda_u=25.0)},
+    "dividemix:prior_penalty=uniform": {"strategy": DivideMixStrategy(prior_penalty="uniform")},
+    "dividemix:prior_penalty=off": {"strategy": DivideMixStrategy(prior_penalty="off")},
+    "dividemix:per_class=False": {"strategy": DivideMixStrategy(per_class=False)},
+    # the penalty's target at DivideMix's published weight, where the guessed targets weigh most
+    "dividemix:lambda_u=25,prior_penalty=uniform": {
+        "strategy": DivideMixStrategy(lambda_u=25.0, prior_penalty="uniform")},
+    "dividemix:lambda_u=25,prior_penalty=off": {
+        "strategy": DivideMixStrategy(lambda_u=25.0, prior_penalty="off")},
+}
+
 SETTINGS = ["mnist1d:sym:0.4:50", "mnist1d:t2h:0.4:50", "mnist1d:joint:0.4:10",
             "tabular:sym:0.4:50", "tabular:sym:0.6:50", "tabular:t2h:0.4:100",
             "tabular:joint:0.4:10"]
@@ -57,7 +75,7 @@ def _fit(variant, setting, seed):
     dataset, noise, rate, ir = setting.split(":")
     data = load(dataset, float(ir), noise, float(rate), seed)
     module = DATASETS[dataset][2]
-    params = dict(VARIANTS[variant])
+    params = dict({**VARIANTS, **DIVIDEMIX_VARIANTS}[variant])
     if module is not None:
         params["module"] = module
     clf = UnlockerClassifier(random_state=seed, **params).fit(data.X_train, data.y_train)
@@ -68,7 +86,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks devgrid", description=__doc__)
     parser.add_argument("--settings", nargs="+", default=SETTINGS,
                         help="dataset:noise:rate:imbalance_ratio")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS),
+                        choices=[*VARIANTS, *DIVIDEMIX_VARIANTS])
+    parser.add_argument("--reference", default="defaults",
+                        help="the variant the last column compares with")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--name", default="development")
@@ -83,12 +104,13 @@ def main(argv=None):
                              aggfunc="mean", sort=False)
     std = frame.pivot_table(index="variant", columns="setting", values="balanced_accuracy",
                             aggfunc="std", sort=False)
-    defaults = mean.loc["defaults"] if "defaults" in mean.index else None
+    defaults = mean.loc[args.reference] if args.reference in mean.index else None
     lines = ["# Development grid", "", *[f"- {h}" for h in header(command, args.seeds)], "",
              "Balanced accuracy, mean +- std over seeds; each variant changes one parameter "
-             "from the defaults (`ce`: plain cross-entropy, same network). The last column "
-             "averages the difference to the defaults over the settings.", "",
-             "| variant | " + " | ".join(args.settings) + " | mean diff. to defaults |",
+             f"from `{args.reference}` (`ce`: plain cross-entropy, same network). The last "
+             f"column averages the difference to `{args.reference}` over the settings.", "",
+             "| variant | " + " | ".join(args.settings)
+             + f" | mean diff. to {args.reference} |",
              "|---|" + "---|" * (len(args.settings) + 1)]
     for variant in args.variants:
         cells = [f"{mean.loc[variant, s]:.3f} ± {std.loc[variant, s]:.3f}"

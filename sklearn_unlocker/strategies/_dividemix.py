@@ -205,21 +205,23 @@ class DivideMixStrategy(BaseStrategy):
     lambda_u : float, default=1.0
         Weight of the unlabelled loss after the ramp. DivideMix used 25 at 50%
         noise on CIFAR-10 over 300 epochs. On our development grid (60 epochs,
-        small networks still weak after the warm-up) the co-guessed targets were
-        wrong often enough that every increase hurt: mean balanced accuracy over
-        four settings 0.666 at 0, 0.630 at 5, 0.564 at 25; a ramp over the whole
-        training did not rescue 25 (0.43 against 0.53 at 1 on MNIST-1D t2h). 1 is
-        within noise of 0 and keeps co-guessing in play; raise it with larger
-        models and longer training.
+        small networks still weak after the warm-up; benchmarks/results/
+        development_dividemix.md) the co-guessed targets were wrong often enough
+        that every increase hurt: mean balanced accuracy over four settings 0.666
+        at 0, 0.660 at 1, 0.630 at 5, 0.564 at 25. 1 is within noise of 0 and
+        keeps co-guessing in play; raise it with larger models and longer training.
     rampup_epochs : int, default=16
         Epochs after the warm-up over which ``lambda_u`` ramps up linearly
         (DivideMix's 16).
     prior_penalty : {"estimated", "uniform", "off"}, default="estimated"
         Target of the penalty on the batch's mean prediction: Unlocker's current
         prior estimate, DivideMix's uniform (which fights a long tail), or none.
-        On the development grid "estimated" was best or tied in 3 of 4 settings;
-        "uniform" lost 6 points on MNIST-1D tail-to-head noise, "off" 5-6 points
-        on both tail-to-head settings.
+        At the published ``lambda_u=25``, where the guessed targets weigh most,
+        "uniform" lost 6 points on MNIST-1D tail-to-head noise and "off" 5-6
+        points on both tail-to-head settings against "estimated"
+        (development_dividemix_lambda_u25.md); at ``lambda_u=1`` the target
+        barely matters (mean differences -0.002 and -0.004, within the seed
+        spread). "estimated" was never clearly worse.
     per_class : bool, default=True
         One loss mixture per given class (as :class:`SmallLossStrategy`); DivideMix
         itself fits one for all samples.
