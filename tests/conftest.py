@@ -16,6 +16,16 @@ settings.register_profile(
 )
 settings.load_profile("default")
 
+@pytest.fixture(scope="module")
+def small_noisy_tabular():
+    """A small long-tailed noisy tabular split (4 classes, IR 8, 30% symmetric noise)."""
+    from sklearn_unlocker.datasets import make_noisy_tabular
+
+    return make_noisy_tabular(n_samples_per_class=80, n_classes=4, n_features=6,
+                              n_informative=4, n_test_per_class=20, imbalance_ratio=8,
+                              noise_rate=0.3, random_state=0)
+
+
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from sklearn_unlocker import UnlockerClassifier
-from sklearn_unlocker.datasets import make_noisy_tabular
 from sklearn_unlocker.strategies import DivideMixStrategy
 from sklearn_unlocker.strategies._dividemix import (
     co_guess,
@@ -22,10 +21,8 @@ FAST = dict(max_epochs=6, warmup_epochs=2, random_state=0)
 
 
 @pytest.fixture(scope="module")
-def data():
-    return make_noisy_tabular(n_samples_per_class=80, n_classes=4, n_features=6,
-                              n_informative=4, n_test_per_class=20, imbalance_ratio=8,
-                              noise_rate=0.3, random_state=0)
+def data(small_noisy_tabular):
+    return small_noisy_tabular
 
 
 @pytest.fixture(scope="module")

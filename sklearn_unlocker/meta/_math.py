@@ -58,6 +58,11 @@ def flat_dot(grads_a, grads_b):
     return total
 
 
+def _squared_norm(grad_w, grad_alpha):
+    """``|grad|^2`` of a gradient split into its main and meta parts, as a float."""
+    return float(flat_dot(grad_w, grad_w) + flat_dot(grad_alpha, grad_alpha))
+
+
 def mlcd_beta(grad_F_w, grad_Q_w, grad_Q_alpha, delta):
     """MLC-D's barrier coefficient (Eq. 7), clipped at 0.
 
@@ -78,7 +83,7 @@ def mlcd_beta(grad_F_w, grad_Q_w, grad_Q_alpha, delta):
     beta : float
         0 when ``grad Q`` vanishes.
     """
-    norm = float(flat_dot(grad_Q_w, grad_Q_w) + flat_dot(grad_Q_alpha, grad_Q_alpha))
+    norm = _squared_norm(grad_Q_w, grad_Q_alpha)
     if norm <= 0.0:
         return 0.0
     phi = delta * norm
@@ -106,7 +111,7 @@ def ebomlc_beta(grad_F_w, grad_Q_w, grad_Q_alpha, delta):
     -------
     beta : float
     """
-    norm = float(flat_dot(grad_Q_w, grad_Q_w) + flat_dot(grad_Q_alpha, grad_Q_alpha))
+    norm = _squared_norm(grad_Q_w, grad_Q_alpha)
     if norm <= 0.0:
         return 0.0
     return max(delta - float(flat_dot(grad_F_w, grad_Q_w)) / norm, 0.0)
