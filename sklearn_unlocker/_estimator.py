@@ -60,9 +60,13 @@ class UnlockerClassifier(NeuralClassifierBase):
         never modified.
     logit_adjustment : {"unlocker", "loss", "posthoc", "none"}, default="unlocker"
         The paper's four rows. "unlocker": learned tau, alpha in selection, in the
-        clean samples' loss and in prediction. "loss": fixed ``tau``, alpha in
-        selection and loss, raw prediction (the paper's "NLL + LA"). "posthoc":
-        fixed ``tau``, alpha only in prediction. "none": no adjustment (NLL alone).
+        clean samples' loss and in prediction, the prior re-estimated each epoch and
+        alpha smoothed by the EMA. "loss" and "posthoc" are standard logit
+        adjustment (Menon et al. 2021) on top of the strategy: fixed ``tau`` and the
+        prior of the given labels, neither re-estimated nor smoothed; "loss" puts
+        alpha in selection and loss and predicts with raw logits (the paper's
+        "NLL + LA"), "posthoc" puts it only in prediction. "none": no adjustment
+        (NLL alone; ``prior_`` is still estimated, for inspection).
     tau : float, default=1.0
         Initial tau when it is learned, the fixed value otherwise (the paper's 1.0).
     tau_solver : {"sgd", "exact", "closed_form"}, default="sgd"

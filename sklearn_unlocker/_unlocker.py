@@ -42,13 +42,18 @@ class Row:
     in_loss: bool
     in_prediction: bool
     learns_tau: bool
+    #: re-estimates the prior each epoch and smooths alpha by the EMA; the fixed-tau rows
+    #: are standard logit adjustment instead: the prior of the given labels, alpha fixed
+    adapts: bool = True
 
 
 #: The paper's four rows (Table 5): NLL alone, + post-hoc LA, + LA (fixed tau), + Unlocker.
 ROWS = {
     "none": Row(in_selection=False, in_loss=False, in_prediction=False, learns_tau=False),
-    "posthoc": Row(in_selection=False, in_loss=False, in_prediction=True, learns_tau=False),
-    "loss": Row(in_selection=True, in_loss=True, in_prediction=False, learns_tau=False),
+    "posthoc": Row(in_selection=False, in_loss=False, in_prediction=True, learns_tau=False,
+                   adapts=False),
+    "loss": Row(in_selection=True, in_loss=True, in_prediction=False, learns_tau=False,
+                adapts=False),
     "unlocker": Row(in_selection=True, in_loss=True, in_prediction=True, learns_tau=True),
 }
 
@@ -134,7 +139,9 @@ class UnlockerProcedure:
             self.prior = np.asarray(settings.prior, dtype=np.float64)
         else:
             counts = prior_counts("observed", self.y, n_classes, sample_weight=sample_weight)
-            self.prior, _ = smoothed_prior(counts, self._pseudo_count())
+            # standard LA (the fixed-tau rows) uses the given labels' frequencies as they are
+            pseudo = self._pseudo_count() if settings.row.adapts else 0.0
+            self.prior, _ = smoothed_prior(counts, pseudo)
         self.tau = float(settings.tau)
         self.alpha = self.tau * np.log(self.prior)
         self.split = None
@@ -208,14 +215,16 @@ class UnlockerProcedure:
                 bounds=settings.tau_bounds, random_state=self.random_state,
             )
             self.record.tau_clipped += int(clipped)
-        self.alpha = ema_update(self.alpha, self.tau * np.log(self.prior), settings.ema_beta)
+        if settings.row.adapts:
+            self.alpha = ema_update(self.alpha, self.tau * np.log(self.prior),
+                                    settings.ema_beta)
 
     def _pseudo_count(self):
         return 1.0 if self.settings.prior == "ir_aware" else 0.0
 
     def _estimate_prior(self, selection_logits):
         """Step 5: the class prior from the cleaned labels."""
-        if self.fixed_prior:
+        if self.fixed_prior or not self.settings.row.adapts:
             return
         mode = self.settings.prior
         proba = None

@@ -203,6 +203,23 @@ def test_every_row_and_tau_solver_fits(small_data, row, solver):
                                rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("row", ["loss", "posthoc"])
+def test_fixed_tau_rows_are_standard_logit_adjustment(small_data, row):
+    """The paper's LA baselines: the given labels' frequencies, tau fixed, no EMA."""
+    y = small_data.y_train
+    clf = UnlockerClassifier(logit_adjustment=row, tau=0.7, **FAST).fit(small_data.X_train, y)
+    observed = np.bincount(y) / len(y)
+    np.testing.assert_allclose(clf.prior_, observed)
+    np.testing.assert_allclose(clf.prior_history_, np.tile(observed, (FAST["max_epochs"], 1)))
+    np.testing.assert_allclose(clf.adjustment_, 0.7 * np.log(observed))
+
+
+def test_unlocker_row_reestimates_the_prior(small_data):
+    y = small_data.y_train
+    clf = UnlockerClassifier(**FAST).fit(small_data.X_train, y)
+    assert not np.allclose(clf.prior_, np.bincount(y) / len(y))
+
+
 @pytest.mark.parametrize("prior", ["ir_aware", "corrected", "clean", "observed"])
 def test_every_prior_mode_fits(small_data, prior):
     clf = UnlockerClassifier(prior=prior, **FAST).fit(small_data.X_train, small_data.y_train)
