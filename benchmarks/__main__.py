@@ -1,4 +1,5 @@
-"""``python -m benchmarks {run,overhead,devgrid} ...``: accuracy grid, cost, development grid."""
+"""``python -m benchmarks {run,overhead,devgrid,trajectories} ...``: accuracy grid, cost,
+development grid, per-epoch diagnostics."""
 
 import sys
 
@@ -6,7 +7,7 @@ import sys
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"run": "benchmarks.run", "overhead": "benchmarks.overhead",
-                "devgrid": "benchmarks.devgrid"}
+                "devgrid": "benchmarks.devgrid", "trajectories": "benchmarks.trajectories"}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]  (--help for each)")
         return 2

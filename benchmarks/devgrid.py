@@ -1,16 +1,24 @@
-"""Development grid: UnlockerClassifier's defaults against one-knob variants.
+"""Development grid: where UnlockerClassifier's defaults are chosen.
 
-The defaults were chosen here, on synthetic tabular data (default MLP) and
-MNIST-1D (1-D CNN), never on digits, which the accuracy benchmark reports.
-Each variant changes one parameter from the defaults; ``ce`` is plain
-cross-entropy on the same network for reference. ``--variants`` also takes the
-DivideMix variants (``dividemix`` and ``dividemix:<knob>``), compared with
-``--reference dividemix``.
+The grid draws on the development families of :mod:`benchmarks.devdata`
+(several synthetic tabular generators, MNIST-1D with an MLP and with a 1-D CNN,
+procedurally drawn images with ``ConvNet``; other sizes and other data seeds
+than the reported grid), never on digits, which ``python -m benchmarks run``
+reports, together with the reported tabular and MNIST-1D splits.
+
+A variant is a name from :data:`VARIANTS` or ``label:param=value,param=value``
+with Python values, e.g. ``"adam:optimizer=torch.optim.Adam,lr=1e-3"`` or
+``"global:strategy=SmallLossStrategy(per_class=False)"``; it changes those
+parameters of ``UnlockerClassifier`` from its defaults. ``ce`` is plain
+cross-entropy and ``cleanlab`` cleanlab's ``CleanLearning``, each with the same
+network and training recipe.
 """
 
 import argparse
+import ast
 import shlex
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -20,108 +28,188 @@ import torch
 from joblib import Parallel, delayed
 from sklearn.metrics import balanced_accuracy_score
 
+import sklearn_unlocker.augment as augment_module
+import sklearn_unlocker.strategies as strategies_module
 from sklearn_unlocker import UnlockerClassifier
-from sklearn_unlocker.strategies import DivideMixStrategy, SmallLossStrategy
+from sklearn_unlocker.metrics import shot_accuracy
 
-from .methods import CE
-from .run import DATASETS, RESULTS, header, load
+from .devdata import AUGMENT, load_family
+from .methods import CE, CleanLearningPresent
+from .run import RESULTS, header
 
-#: name -> parameters changed from the defaults
+#: named variants: parameters changed from the defaults
 VARIANTS = {
     "ce": CE,
     "defaults": {},
-    "lr=1e-3": {"lr": 1e-3},
-    "mixup_alpha=4": {"mixup_alpha": 4.0},
-    "warmup_epochs=10": {"warmup_epochs": 10},
-    "max_epochs=100": {"max_epochs": 100},
-    "tau_solver=exact": {"tau_solver": "exact"},
-    "tau_solver=closed_form": {"tau_solver": "closed_form"},
-    "ema_beta=1 (no EMA)": {"ema_beta": 1.0},
-    "ema_beta=0.2": {"ema_beta": 0.2},
-    "bc_fraction=0.05": {"bc_fraction": 0.05},
-    "bc_fraction=0.3": {"bc_fraction": 0.3},
-    "prior=corrected": {"prior": "corrected"},
-    "global GMM": {"strategy": SmallLossStrategy(per_class=False)},
-    "train_noisy (pseudo-labels)": {"strategy": SmallLossStrategy(train_noisy=True)},
+    "logit_adjustment=none": {"logit_adjustment": "none"},
     "logit_adjustment=loss": {"logit_adjustment": "loss"},
     "logit_adjustment=posthoc": {"logit_adjustment": "posthoc"},
-    "logit_adjustment=none": {"logit_adjustment": "none"},
-}
-
-#: DivideMix's own knobs, each changed from DivideMixStrategy's defaults
-DIVIDEMIX_VARIANTS = {
     "dividemix": {"strategy": "dividemix"},
-    "dividemix:lambda_u=0": {"strategy": DivideMixStrategy(lambda_u=0.0)},
-    "dividemix:lambda_u=5": {"strategy": DivideMixStrategy(lambda_u=5.0)},
-    "dividemix:lambda_u=25": {"strategy": DivideMixStrategy(lambda_u=25.0)},
-    "dividemix:prior_penalty=uniform": {"strategy": DivideMixStrategy(prior_penalty="uniform")},
-    "dividemix:prior_penalty=off": {"strategy": DivideMixStrategy(prior_penalty="off")},
-    "dividemix:per_class=False": {"strategy": DivideMixStrategy(per_class=False)},
-    # the penalty's target at DivideMix's published weight, where the guessed targets weigh most
-    "dividemix:lambda_u=25,prior_penalty=uniform": {
-        "strategy": DivideMixStrategy(lambda_u=25.0, prior_penalty="uniform")},
-    "dividemix:lambda_u=25,prior_penalty=off": {
-        "strategy": DivideMixStrategy(lambda_u=25.0, prior_penalty="off")},
+    "dividemix+none": {"strategy": "dividemix", "logit_adjustment": "none"},
 }
 
-SETTINGS = ["mnist1d:sym:0.4:50", "mnist1d:t2h:0.4:50", "mnist1d:joint:0.4:10",
-            "tabular:sym:0.4:50", "tabular:sym:0.6:50", "tabular:t2h:0.4:100",
-            "tabular:joint:0.4:10"]
+#: the wide development grid: every family, IR 10 to 100, the four noises of the report plus
+#: pair noise (a class confused with one other, as human annotators do)
+SETTINGS = [
+    "tab_multimodal:sym:0.4:50", "tab_multimodal:sym:0.6:10", "tab_multimodal:joint:0.4:100",
+    "tab_multimodal:t2h:0.4:10", "tab_multimodal:pair:0.3:20",
+    "tab_small:sym:0.4:10", "tab_small:sym:0.6:50", "tab_small:t2h:0.4:100",
+    "tab_small:joint:0.4:20",
+    "tab_large:sym:0.4:100", "tab_large:sym:0.6:20", "tab_large:joint:0.4:10",
+    "tab_large:t2h:0.4:50",
+    "mnist1d_mlp:sym:0.4:20", "mnist1d_mlp:joint:0.4:50", "mnist1d_mlp:t2h:0.4:10",
+    "mnist1d_mlp:pair:0.3:100",
+    "mnist1d_cnn:sym:0.4:10", "mnist1d_cnn:sym:0.6:100", "mnist1d_cnn:t2h:0.4:20",
+    "shapes:sym:0.4:20", "shapes:sym:0.6:10", "shapes:joint:0.4:50", "shapes:t2h:0.4:100",
+    "shapes:pair:0.3:10",
+]
+
+#: names a variant's values may use
+NAMESPACE = {"torch": torch, "np": np, "None": None, "True": True, "False": False,
+             **{name: getattr(strategies_module, name) for name in strategies_module.__all__},
+             **{name: getattr(augment_module, name) for name in augment_module.__all__}}
 
 
-def _fit(variant, setting, seed):
+def _split_top_level(text):
+    """Split ``a=1,b=f(x, y)`` on the commas outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p for p in parts if p.strip()]
+
+
+def parse_variant(spec):
+    """``(label, params)`` of a variant name or ``label:param=value,...`` spec."""
+    if spec in VARIANTS or spec == "cleanlab":
+        return spec, VARIANTS.get(spec)
+    label, _, body = spec.partition(":")
+    if not body:
+        raise ValueError(f"unknown variant {spec!r}: use a name of {sorted(VARIANTS)} or "
+                         "label:param=value,...")
+    params = {}
+    for item in _split_top_level(body):
+        key, _, value = item.partition("=")
+        tree = ast.parse(value.strip(), mode="eval")
+        params[key.strip()] = eval(compile(tree, "<variant>", "eval"),
+                                   {"__builtins__": {}}, dict(NAMESPACE))
+    base = params.pop("base", None)
+    if base is not None:  # e.g. base="ce": the changes apply on top of a named variant
+        params = {**VARIANTS[base], **params}
+    return label, params
+
+
+def uses_dividemix(params):
+    strategy = params.get("strategy", "small_loss")
+    return strategy == "dividemix" or isinstance(strategy, strategies_module.DivideMixStrategy)
+
+
+def _fit(spec, setting, seed):
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    dataset, noise, rate, ir = setting.split(":")
-    data = load(dataset, float(ir), noise, float(rate), seed)
-    module = DATASETS[dataset][2]
-    params = dict({**VARIANTS, **DIVIDEMIX_VARIANTS}[variant])
-    if module is not None:
-        params["module"] = module
-    clf = UnlockerClassifier(random_state=seed, **params).fit(data.X_train, data.y_train)
-    return balanced_accuracy_score(data.y_test, clf.predict(data.X_test))
+    label, params = parse_variant(spec)
+    data, module = load_family(setting, seed)
+    common = {} if module is None else {"module": module}
+    if params is not None and "augment" not in params and uses_dividemix(params):
+        common["augment"] = AUGMENT[setting.split(":")[0]]  # its two views need one
+    n_classes = len(data.classes)
+    start = time.perf_counter()
+    if params is None:  # cleanlab around the cross-entropy network
+        clf = CleanLearningPresent(n_classes, random_state=seed, **common)
+    else:
+        clf = UnlockerClassifier(classes=np.arange(n_classes), random_state=seed,
+                                 **{**common, **params})
+    clf.fit(data.X_train, data.y_train)
+    seconds = time.perf_counter() - start
+    y_pred = clf.predict(data.X_test)
+    shots = shot_accuracy(data.y_test, y_pred, data.true_counts, labels=data.classes)
+    row = dict(variant=label, setting=setting, seed=seed,
+               balanced_accuracy=balanced_accuracy_score(data.y_test, y_pred),
+               few=shots["few"], fit_seconds=seconds,
+               true_ir=data.true_imbalance_ratio, observed_ir=data.observed_imbalance_ratio)
+    if hasattr(clf, "imbalance_ratio_"):
+        row.update(estimated_ir=clf.imbalance_ratio_, tau=clf.tau_)
+    return row
+
+
+def table(frame, reference):
+    """Markdown: one row per setting, one column per variant, then the summary lines."""
+    variants = list(dict.fromkeys(frame["variant"]))
+    settings = list(dict.fromkeys(frame["setting"]))
+    mean = frame.pivot_table(index="setting", columns="variant", values="balanced_accuracy",
+                             aggfunc="mean")
+    std = frame.groupby(["setting", "variant"])["balanced_accuracy"].std().unstack()
+    lines = ["| setting | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+    for s in settings:
+        best = mean.loc[s, variants].max()
+        cells = []
+        for v in variants:
+            m, sd = mean.loc[s, v], std.loc[s, v]
+            text = f"{m:.3f}" + ("" if pd.isna(sd) else f" ± {sd:.3f}")
+            cells.append(f"**{text}**" if m == best else text)
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    lines.append("| **mean** | " + " | ".join(f"{mean[v].mean():.3f}" for v in variants) + " |")
+    if reference in variants:
+        diff = mean[variants].sub(mean[reference], axis=0)
+        lines.append(f"| mean diff. to {reference} | "
+                     + " | ".join(f"{diff[v].mean():+.3f}" for v in variants) + " |")
+        lines.append(f"| worst diff. to {reference} | "
+                     + " | ".join(f"{diff[v].min():+.3f}" for v in variants) + " |")
+    seconds = frame.pivot_table(index="setting", columns="variant", values="fit_seconds",
+                                aggfunc="mean")
+    lines.append("| mean fit s | " + " | ".join(f"{seconds[v].mean():.1f}" for v in variants)
+                 + " |")
+    return lines
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks devgrid", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks devgrid", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", nargs="+", default=SETTINGS,
-                        help="dataset:noise:rate:imbalance_ratio")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS),
-                        choices=[*VARIANTS, *DIVIDEMIX_VARIANTS])
+                        help="family:noise:rate:imbalance_ratio (families: benchmarks/devdata.py)")
+    parser.add_argument("--variants", nargs="+", default=["ce", "defaults"],
+                        help="names of VARIANTS, 'cleanlab', or label:param=value,...")
     parser.add_argument("--reference", default="defaults",
-                        help="the variant the last column compares with")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+                        help="the variant the summary lines compare with")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[100, 101],
+                        help="data and model seeds (the reported grid uses 0, 1, 2)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--name", default="development")
+    parser.add_argument("--reuse", nargs="+", default=[], metavar="CSV",
+                        help="earlier devgrid CSVs whose (variant, setting, seed) rows are taken "
+                             "instead of refitted: a label must mean the same parameters and the "
+                             "code must not have changed")
+    parser.add_argument("--out", default=str(RESULTS), help="directory of the results files")
     args = parser.parse_args(argv)
+    for spec in args.variants:
+        parse_variant(spec)  # fail before fitting anything
     command = "python -m benchmarks devgrid " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    jobs = [(v, s, seed) for v in args.variants for s in args.settings for seed in args.seeds]
-    scores = Parallel(n_jobs=args.jobs)(delayed(_fit)(*job) for job in jobs)
-    frame = pd.DataFrame([dict(variant=v, setting=s, seed=seed, balanced_accuracy=score)
-                          for (v, s, seed), score in zip(jobs, scores, strict=True)])
-    mean = frame.pivot_table(index="variant", columns="setting", values="balanced_accuracy",
-                             aggfunc="mean", sort=False)
-    std = frame.pivot_table(index="variant", columns="setting", values="balanced_accuracy",
-                            aggfunc="std", sort=False)
-    defaults = mean.loc[args.reference] if args.reference in mean.index else None
+    done = {}
+    for path in args.reuse:
+        for row in pd.read_csv(path).to_dict("records"):
+            done[row["variant"], row["setting"], row["seed"]] = row
+    jobs = [(v, s, seed) for s in args.settings for seed in args.seeds for v in args.variants]
+    todo = [job for job in jobs if (parse_variant(job[0])[0], *job[1:]) not in done]
+    fitted = iter(Parallel(n_jobs=args.jobs)(delayed(_fit)(*job) for job in todo))
+    rows = [done.get((parse_variant(v)[0], s, seed)) or next(fitted) for v, s, seed in jobs]
+    frame = pd.DataFrame(rows)
     lines = ["# Development grid", "", *[f"- {h}" for h in header(command, args.seeds)], "",
-             "Balanced accuracy, mean +- std over seeds; each variant changes one parameter "
-             f"from `{args.reference}` (`ce`: plain cross-entropy, same network). The last "
-             f"column averages the difference to `{args.reference}` over the settings.", "",
-             "| variant | " + " | ".join(args.settings)
-             + f" | mean diff. to {args.reference} |",
-             "|---|" + "---|" * (len(args.settings) + 1)]
-    for variant in args.variants:
-        cells = [f"{mean.loc[variant, s]:.3f} ± {std.loc[variant, s]:.3f}"
-                 for s in args.settings]
-        diff = ("-" if defaults is None else
-                f"{np.mean([mean.loc[variant, s] - defaults[s] for s in args.settings]):+.3f}")
-        lines.append(f"| {variant} | " + " | ".join(cells) + f" | {diff} |")
+             "Balanced accuracy on the balanced clean test split, mean ± std over seeds; "
+             "bold: the best variant of a setting. Each variant changes the listed parameters "
+             "of `UnlockerClassifier` from its defaults:", ""]
+    lines += [f"- `{label}`: {params if params is not None else 'cleanlab CleanLearning'}"
+              for label, params in map(parse_variant, args.variants)]
+    lines += ["", *table(frame, args.reference), ""]
     text = "\n".join(lines) + "\n"
-    RESULTS.mkdir(exist_ok=True)
-    Path(RESULTS / f"{args.name}.md").write_text(text)
-    frame.to_csv(RESULTS / f"{args.name}.csv", index=False)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.name}.md").write_text(text)
+    frame.to_csv(out / f"{args.name}.csv", index=False)
     print(text)
     return frame
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -72,3 +73,51 @@ def test_resume_reuses_the_fits_of_an_interrupted_run(tmp_path):
     frame.iloc[:1][KEYS].assign(balanced_accuracy=0.123).to_csv(tmp_path / "r.partial.csv",
                                                                  index=False)
     assert main(argv)["balanced_accuracy"].iloc[0] != 0.123
+
+
+def test_devgrid_variants_parse_and_reuse_earlier_fits(tmp_path):
+    from benchmarks.devgrid import main, parse_variant
+    from sklearn_unlocker.strategies import SmallLossStrategy
+
+    label, params = parse_variant("g:strategy=SmallLossStrategy(per_class=False),lr=1e-3")
+    assert label == "g" and params["lr"] == 1e-3
+    assert isinstance(params["strategy"], SmallLossStrategy)
+    assert not params["strategy"].per_class
+    assert parse_variant("c:base='ce',max_epochs=3")[1]["strategy"] == "none"
+    with pytest.raises(ValueError, match="unknown variant"):
+        parse_variant("defualts")
+    with pytest.raises(NameError):
+        parse_variant("x:lr=__import__('os')")  # no builtins in a variant
+    setting = "tab_small:sym:0.4:10"
+    earlier = tmp_path / "earlier.csv"
+    pd.DataFrame([{"variant": "a", "setting": setting, "seed": 100, "balanced_accuracy": 0.123,
+                   "few": 0.1, "fit_seconds": 1.0}]).to_csv(earlier, index=False)
+    frame = main(["--settings", setting, "--seeds", "100", "--variants", "a:max_epochs=3",
+                  "b:max_epochs=3,warmup_epochs=1", "--reference", "a", "--jobs", "1",
+                  "--reuse", str(earlier), "--name", "dev", "--out", str(tmp_path)])
+    assert frame["balanced_accuracy"].tolist()[0] == 0.123  # reused, not refitted
+    assert 0 < frame["balanced_accuracy"].tolist()[1] <= 1
+    assert "| mean diff. to a |" in (tmp_path / "dev.md").read_text()
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_trajectories_record_every_epoch(tmp_path):
+    from benchmarks.trajectories import main
+
+    frame = main(["--settings", "tab_small:sym:0.4:10", "--seeds", "100", "--variants",
+                  "short:max_epochs=4,warmup_epochs=2", "--jobs", "1", "--name", "t",
+                  "--out", str(tmp_path)])
+    assert frame["epoch"].tolist() == [1, 2, 3, 4]
+    after = frame[frame["epoch"] > 2]  # selection runs after the warm-up
+    assert after["precision_tail_given"].between(0, 1).all()
+    assert (frame["true_ir"] == 10).all() and (frame["estimated_ir"] >= 1).all()
+    assert "| short |" in (tmp_path / "t.md").read_text()
+
+
+def test_shapes_are_ten_balanced_classes_of_images():
+    from benchmarks.devdata import load_family, make_shapes
+
+    X, y = make_shapes(5, random_state=0)
+    assert X.shape == (50, 1, 10, 10) and np.bincount(y).tolist() == [5] * 10
+    data, module = load_family("shapes:sym:0.4:10", 0)
+    assert module.__name__ == "ConvNet" and data.true_imbalance_ratio == pytest.approx(10, 0.1)
