@@ -21,6 +21,7 @@ from joblib import Parallel, delayed
 from sklearn.metrics import balanced_accuracy_score
 
 import sklearn_unlocker
+from sklearn_unlocker.augment import GaussianNoise, RandomShift
 from sklearn_unlocker.datasets import (
     load_noisy_cifar,
     load_noisy_digits,
@@ -34,14 +35,18 @@ from .methods import META, METHODS, make_method
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-#: dataset name -> (loader, options, module for it)
+#: dataset name -> (loader, options, module for it, DivideMix's augmentation for its two views)
 DATASETS = {
-    "digits": (load_noisy_digits, {}, None),
-    "tabular": (make_noisy_tabular, {}, None),
-    "mnist1d": (load_noisy_mnist1d, {"n_samples": 10000, "as_images": True}, ConvNet1d),
+    "digits": (load_noisy_digits, {}, None, GaussianNoise(0.1)),
+    "digits_images": (load_noisy_digits, {"as_images": True}, ConvNet, RandomShift(1)),
+    "tabular": (make_noisy_tabular, {}, None, GaussianNoise(0.1)),
+    "mnist1d": (load_noisy_mnist1d, {"n_samples": 10000, "as_images": True}, ConvNet1d,
+                RandomShift(2)),
     # needs a network the first time (torchvision downloads to ./data) and, in practice, a GPU
-    "cifar10": (lambda **kw: load_noisy_cifar("cifar10", download=True, **kw), {}, ConvNet),
-    "cifar100": (lambda **kw: load_noisy_cifar("cifar100", download=True, **kw), {}, ConvNet),
+    "cifar10": (lambda **kw: load_noisy_cifar("cifar10", download=True, **kw), {}, ConvNet,
+                RandomShift(4)),
+    "cifar100": (lambda **kw: load_noisy_cifar("cifar100", download=True, **kw), {}, ConvNet,
+                 RandomShift(4)),
 }
 
 #: --quick: one small grid that finishes in under five minutes on two cores
@@ -60,7 +65,7 @@ KEYS = ["dataset", "imbalance_ratio", "noise", "rate", "seed", "method"]
 
 def load(dataset, imbalance_ratio, noise, rate, seed):
     """One benchmark split (see :mod:`sklearn_unlocker.datasets`)."""
-    loader, options, _ = DATASETS[dataset]
+    loader, options, _, _ = DATASETS[dataset]
     return loader(imbalance_ratio=imbalance_ratio, noise=noise, noise_rate=rate,
                   random_state=seed, **options)
 
@@ -291,7 +296,10 @@ def main(argv=None):
             if module is not None:
                 common["module"] = module
             for method in args.methods:
-                jobs.append(((dataset, ir, kind, rate, seed, method), data, common))
+                # DivideMix's two views need an augmentation (its paper: crops and flips)
+                extra = {"augment": DATASETS[dataset][3]} if "dividemix" in method else {}
+                jobs.append(((dataset, ir, kind, rate, seed, method), data,
+                             {**common, **extra}))
     name, out = args.name or "accuracy", Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     frame = fit_all(jobs, args.jobs, out / f"{name}.partial.csv", resume=args.resume)

@@ -153,7 +153,7 @@ class UnlockerProcedure:
         self.context = TrainingContext(
             epoch=0, max_epochs=settings.max_epochs, warmup_epochs=settings.warmup_epochs,
             prior=self.prior, augment=settings.augment, mixup_alpha=settings.mixup_alpha,
-            random_state=random_state, generator=generator,
+            random_state=random_state, generator=generator, inputs=X,
         )
         self._set_targets(None)
 

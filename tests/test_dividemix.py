@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import sklearn_unlocker.strategies._dividemix as dividemix_module
 from sklearn_unlocker import UnlockerClassifier
 from sklearn_unlocker.strategies import DivideMixStrategy
 from sklearn_unlocker.strategies._dividemix import (
@@ -85,31 +86,39 @@ def test_prior_penalty_is_the_kl_to_the_prior():
 
 
 def test_each_network_trains_on_the_split_of_the_other(data, monkeypatch):
-    batches, seen = [], {}
-    train_step, mixmatch_loss = DivideMixStrategy.train_step, DivideMixStrategy._mixmatch_loss
+    batches, drawn, refined = [], [], []
+    train_step, draw = DivideMixStrategy.train_step, DivideMixStrategy._draw_unlabelled
+    co_refine_ = dividemix_module.co_refine
 
     def spy_step(self, net, X, targets, context):
         if not context.in_warmup:
-            batches.append(targets.network_clean_proba.clone())
+            batches.append((targets.indices.clone(), targets.network_clean_proba.clone()))
         return train_step(self, net, X, targets, context)
 
-    def spy_loss(self, module, views, proba, onehot, clean_proba, labelled, k, *args):
-        seen.setdefault(k, []).append((clean_proba.clone(), labelled.clone()))
-        return mixmatch_loss(self, module, views, proba, onehot, clean_proba, labelled, k,
-                             *args)
+    def spy_draw(self, k, count, context, device):
+        drawn.append((k, count, self.unlabelled_pools_[k].copy()))
+        return draw(self, k, count, context, device)
+
+    def spy_refine(onehot, clean_proba, proba, temperature):
+        refined.append(clean_proba.clone())
+        return co_refine_(onehot, clean_proba, proba, temperature)
 
     monkeypatch.setattr(DivideMixStrategy, "train_step", spy_step)
-    monkeypatch.setattr(DivideMixStrategy, "_mixmatch_loss", spy_loss)
+    monkeypatch.setattr(DivideMixStrategy, "_draw_unlabelled", spy_draw)
+    monkeypatch.setattr(dividemix_module, "co_refine", spy_refine)
     clf = UnlockerClassifier(strategy="dividemix", max_epochs=5, warmup_epochs=3,
                              batch_size=1000, random_state=0)
     clf.fit(data.X_train, data.y_train)
-    assert len(batches) == len(seen[0]) == len(seen[1]) == 2  # one batch per epoch
-    for step, per_network in enumerate(batches):
+    assert len(batches) == 2 and len(drawn) == len(refined) == 4  # one batch per epoch
+    for step, (indices, per_network) in enumerate(batches):
         assert not torch.equal(per_network[:, 0], per_network[:, 1])  # they disagree somewhere
         for k in (0, 1):
-            given, labelled = seen[k][step]
-            torch.testing.assert_close(given, per_network[:, 1 - k])  # the OTHER network's
-            torch.testing.assert_close(labelled, per_network[:, 1 - k] > 0.5)
+            other = per_network[:, 1 - k]  # the OTHER network's clean probability
+            network, count, pool = drawn[2 * step + k]
+            assert network == k and count == int((other > 0.5).sum())
+            # the unlabelled branch is drawn from the other network's whole unlabelled set
+            np.testing.assert_array_equal(pool, np.sort(indices[other <= 0.5].numpy()))
+            torch.testing.assert_close(refined[2 * step + k], other[other > 0.5])
 
 
 def test_split_columns_come_from_the_matching_network():
@@ -166,3 +175,16 @@ def test_dividemix_is_reproducible(data):
     second = UnlockerClassifier(strategy="dividemix", **FAST).fit(data.X_train, data.y_train)
     np.testing.assert_array_equal(first.predict_proba(data.X_test),
                                   second.predict_proba(data.X_test))
+
+
+def test_shared_batching_cuts_both_branches_from_the_batch(data, monkeypatch):
+    def no_draw(*args):
+        raise AssertionError("shared batching drew unlabelled samples")
+
+    monkeypatch.setattr(DivideMixStrategy, "_draw_unlabelled", no_draw)
+    clf = UnlockerClassifier(strategy=DivideMixStrategy(batching="shared"), **FAST)
+    clf.fit(data.X_train, data.y_train)
+    assert np.all(np.isfinite(clf.predict_proba(data.X_test)))
+    with pytest.raises(ValueError, match="batching"):
+        UnlockerClassifier(strategy=DivideMixStrategy(batching="mixed"), **FAST).fit(
+            data.X_train, data.y_train)

@@ -79,6 +79,9 @@ class TrainingContext:
         For numpy randomness.
     generator : torch.Generator
         For torch randomness (permutations).
+    inputs : torch.Tensor or None
+        Every training input (on the CPU), for a step that draws samples beyond its
+        batch (DivideMix's unlabelled batches); index it with training positions.
     """
 
     epoch: int
@@ -89,6 +92,7 @@ class TrainingContext:
     mixup_alpha: float
     random_state: np.random.RandomState
     generator: torch.Generator
+    inputs: object = None
 
     @property
     def in_warmup(self):

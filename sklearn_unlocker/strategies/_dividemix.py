@@ -194,6 +194,13 @@ class DivideMixStrategy(BaseStrategy):
     evaluation mode. ``sample_weight`` weighs the prior and D_bc but not the
     mixed losses.
 
+    Batching follows DivideMix's code: each labelled sample of a mini-batch (by the
+    other network's split) is paired with one unlabelled sample drawn at random
+    from that split's whole unlabelled set, so the two branches weigh the same in
+    every step whatever the split's proportions, and each labelled sample is seen
+    once per epoch. ``batching="shared"`` cuts both branches from the mini-batch
+    itself instead (the unlabelled branch then follows the split's proportions).
+
     Parameters
     ----------
     p_threshold : float, default=0.5
@@ -227,11 +234,18 @@ class DivideMixStrategy(BaseStrategy):
         itself fits one for all samples.
     min_class_size : int, default=10
         Smallest class with its own mixture.
+    batching : {"original", "shared"}, default="original"
+        Where the unlabelled branch comes from: drawn from every unlabelled sample,
+        one per labelled sample of the batch (DivideMix's), or the batch's own
+        unlabelled samples.
 
     Attributes
     ----------
     n_networks : int
         2.
+    unlabelled_pools_ : list of two ndarrays
+        After a split: the training positions network k draws its unlabelled branch
+        from (those the other network judged noisy).
     """
 
     n_networks = 2
@@ -245,11 +259,12 @@ class DivideMixStrategy(BaseStrategy):
         "prior_penalty": [StrOptions({"estimated", "uniform", "off"})],
         "per_class": ["boolean"],
         "min_class_size": [Interval(Real, 2, None, closed="left")],
+        "batching": [StrOptions({"original", "shared"})],
     }
 
     def __init__(self, p_threshold=0.5, temperature=0.5, alpha=4.0, lambda_u=1.0,
                  rampup_epochs=16, prior_penalty="estimated", per_class=True,
-                 min_class_size=10):
+                 min_class_size=10, batching="original"):
         self.p_threshold = p_threshold
         self.temperature = temperature
         self.alpha = alpha
@@ -258,6 +273,7 @@ class DivideMixStrategy(BaseStrategy):
         self.prior_penalty = prior_penalty
         self.per_class = per_class
         self.min_class_size = min_class_size
+        self.batching = batching
 
     def extra_modules(self, module):
         self._validate_params()
@@ -287,6 +303,9 @@ class DivideMixStrategy(BaseStrategy):
         confidence, corrected = ((row_softmax(logits[0]) + row_softmax(logits[1])) / 2).max(1)
         corrected = np.where(clean, y, corrected.numpy())
         confidence = np.where(clean, 1.0, confidence.double().numpy())
+        # network k trains on the other network's split: its unlabelled pool
+        self.unlabelled_pools_ = [np.flatnonzero(network_clean[:, 1 - k] <= self.p_threshold)
+                                  for k in range(2)]
         return DivideMixSplit(clean_proba, clean, corrected, confidence, network_clean)
 
     def batch_fields(self, split):
@@ -299,30 +318,55 @@ class DivideMixStrategy(BaseStrategy):
                       for module in networks]
             return sum(self.loss(z, targets) for z in logits), logits[0]
         augment = context.augment if context.augment is not None else (lambda batch: batch)
-        views = [augment(X), augment(X)]
-        with torch.no_grad():
-            modes = [module.training for module in networks]
-            for module in networks:
-                module.eval()
-            # proba[k][v]: network k's prediction on view v
-            proba = [[torch.softmax(module(view), dim=1) for view in views]
-                     for module in networks]
-            for module, mode in zip(networks, modes, strict=True):
-                module.train(mode)
         clean_proba = targets.network_clean_proba
-        onehot = F.one_hot(targets.labels, proba[0][0].shape[1]).to(proba[0][0].dtype)
-        prior = self._penalty_target(context, onehot.shape[1], X.device)
-        ramp = self.lambda_u * linear_rampup(context.epoch, context.warmup_epochs,
-                                            self.rampup_epochs)
-        total, first_logits = 0.0, None
+        n_classes = None
+        prior = ramp = None
+        total, first_logits = None, None
         for k, module in enumerate(networks):
             labelled = clean_proba[:, 1 - k] > self.p_threshold  # co-divide: the other's split
-            loss, logits = self._mixmatch_loss(
-                module, views, proba, onehot, clean_proba[:, 1 - k], labelled, k,
-                targets.adjustment, ramp, prior, context)
-            total = total + loss
+            x_labelled = X[labelled]
+            if self.batching == "shared":
+                x_unlabelled = X[~labelled]
+            else:  # DivideMix's: as many unlabelled samples, drawn from the whole epoch's pool
+                x_unlabelled = self._draw_unlabelled(k, len(x_labelled), context, X.device)
+            if len(x_labelled) + len(x_unlabelled) < 2:
+                continue  # nothing to mix (and batch norm needs two samples)
+            views_l = [augment(x_labelled), augment(x_labelled)]
+            views_u = [augment(x_unlabelled), augment(x_unlabelled)]
+            with torch.no_grad():
+                modes = [m.training for m in networks]
+                for m in networks:
+                    m.eval()
+                own = sum(torch.softmax(module(v), dim=1) for v in views_l) / 2
+                guesses = [torch.softmax(m(v), dim=1) for m in networks for v in views_u]
+                for m, mode in zip(networks, modes, strict=True):
+                    m.train(mode)
+            if n_classes is None:
+                n_classes = own.shape[1]
+                prior = self._penalty_target(context, n_classes, X.device)
+                ramp = self.lambda_u * linear_rampup(context.epoch, context.warmup_epochs,
+                                                    self.rampup_epochs)
+            onehot = F.one_hot(targets.labels[labelled], n_classes).to(own.dtype)
+            with torch.no_grad():
+                refined = co_refine(onehot, clean_proba[labelled, 1 - k], own,
+                                    self.temperature)
+                guessed = co_guess(guesses, self.temperature)
+            loss, logits = self._mixmatch_loss(module, views_l, views_u, refined, guessed,
+                                               targets.adjustment, ramp, prior, context)
+            total = loss if total is None else total + loss
             first_logits = logits if first_logits is None else first_logits
+        if total is None:  # no network had two samples to mix: a zero step
+            first_logits = networks[0](X)
+            total = first_logits.sum() * 0.0
         return total, first_logits
+
+    def _draw_unlabelled(self, k, count, context, device):
+        """``count`` inputs drawn at random from the samples network k treats as unlabelled."""
+        pool = self.unlabelled_pools_[k]
+        if count == 0 or len(pool) == 0:
+            return context.inputs[:0].to(device)
+        rows = torch.randint(len(pool), (count,), generator=context.generator)
+        return context.inputs[torch.as_tensor(pool)[rows]].to(device)
 
     def _penalty_target(self, context, n_classes, device):
         if self.prior_penalty == "off":
@@ -331,23 +375,18 @@ class DivideMixStrategy(BaseStrategy):
             return torch.full((n_classes,), 1.0 / n_classes, device=device)
         return torch.as_tensor(context.prior, dtype=torch.float32, device=device)
 
-    def _mixmatch_loss(self, module, views, proba, onehot, clean_proba, labelled, k,
-                       adjustment, ramp, prior, context):
-        """Loss of network k on one batch, given the labelled mask from the other network."""
-        T, unlabelled = self.temperature, ~labelled
-        with torch.no_grad():
-            own = (proba[k][0][labelled] + proba[k][1][labelled]) / 2
-            refined = co_refine(onehot[labelled], clean_proba[labelled], own, T)
-            guessed = co_guess([p[unlabelled] for pair in proba for p in pair], T)
-        inputs = torch.cat([views[0][labelled], views[1][labelled],
-                            views[0][unlabelled], views[1][unlabelled]])
+    def _mixmatch_loss(self, module, views_l, views_u, refined, guessed, adjustment, ramp,
+                       prior, context):
+        """Loss of one network: MixMatch over its labelled views (refined targets) and
+        unlabelled views (guessed targets)."""
+        inputs = torch.cat([*views_l, *views_u])
         mixed_targets = torch.cat([refined, refined, guessed, guessed])
         lam = float(context.random_state.beta(self.alpha, self.alpha))
         lam = max(lam, 1.0 - lam)
         permutation = torch.randperm(len(inputs), generator=context.generator).to(inputs.device)
         mixed_inputs, mixed_targets = mixmatch(inputs, mixed_targets, lam, permutation)
         logits = module(mixed_inputs)
-        n_labelled = 2 * int(labelled.sum())
+        n_labelled = 2 * len(refined)
         loss = logits.new_zeros(())
         if n_labelled:
             labelled_logits = logits[:n_labelled]
