@@ -14,7 +14,6 @@ and :meth:`~UnlockerProcedure.loss` gives the training loss of a batch
 (step 6). The math lives in :mod:`sklearn_unlocker.adjustment`.
 """
 
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -24,7 +23,6 @@ import torch
 from ._rows import row_softmax
 from .adjustment import (
     balanced_clean_subset,
-    em_prior,
     ema_update,
     limit_prior_change,
     prior_counts,
@@ -57,9 +55,6 @@ ROWS = {
     "loss": Row(in_selection=True, in_loss=True, in_prediction=False, learns_tau=False,
                 adapts=False),
     "unlocker": Row(in_selection=True, in_loss=True, in_prediction=True, learns_tau=True),
-    # EXPERIMENT: Unlocker with selection on the raw logits
-    "scratch_rawsel": Row(in_selection=False, in_loss=True, in_prediction=True,
-                          learns_tau=True),
 }
 
 
@@ -233,16 +228,6 @@ class UnlockerProcedure:
             return
         mode = self.settings.prior
         proba = None
-        if mode == "em":  # EXPERIMENT
-            clean = self.split.clean_mask
-            counts = prior_counts("clean", self.y, self.n_classes, clean_mask=clean,
-                                  sample_weight=self.sample_weight)
-            noisy_logits = selection_logits[torch.as_tensor(~clean)].double().numpy()
-            prior = em_prior(counts, noisy_logits, self.prior)
-            prior, _ = smoothed_prior(prior * len(self.y), 1.0)
-            prior, _ = limit_prior_change(prior, self.prior, self.settings.max_prior_change)
-            self.prior = prior
-            return
         if mode == "ir_aware":  # the adjusted posterior, needed for the relabelled rows only
             noisy = torch.as_tensor(~self.split.clean_mask)
             proba = row_softmax(selection_logits[noisy]).double().numpy()
@@ -288,8 +273,6 @@ class UnlockerProcedure:
         }
         self.loss_adjustment = (as_tensor(self.alpha, dtype=torch.float32, device=device)
                                 if self.settings.row.in_loss else None)
-        if split is None and os.environ.get("SCRATCH_WARMUP_CE"):  # EXPERIMENT: plain CE
-            self.loss_adjustment = None
 
     def train_step(self, net, X, indices):
         """One mini-batch: the strategy's loss, then backward (skorch steps the optimizer)."""

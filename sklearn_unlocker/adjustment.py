@@ -47,7 +47,7 @@ __all__ = [
     "solve_tau",
 ]
 
-PRIOR_MODES = ("ir_aware", "corrected", "clean", "observed", "em")
+PRIOR_MODES = ("ir_aware", "corrected", "clean", "observed")
 
 
 def balanced_weights(groups, n_groups=None):
@@ -529,23 +529,3 @@ def balanced_clean_subset(clean_proba, clean_mask, y, n_classes, *, fraction=0.1
     y_sorted = y[order]
     rank = np.arange(len(y)) - starts[y_sorted]
     return np.sort(order[rank < take[y_sorted]])
-
-
-def em_prior(clean_counts, log_posterior, previous, *, max_iter=100, tol=1e-8):
-    """EXPERIMENT: class prior by EM (Saerens et al. 2002) over the relabelled samples.
-
-    The clean samples count by their given labels (``clean_counts``); each other
-    sample counts by its posterior under the prior being estimated,
-    ``softmax(log_posterior + log pi)``, iterated to a fixed point.
-    """
-    clean_counts = np.asarray(clean_counts, dtype=np.float64)
-    logits = np.asarray(log_posterior, dtype=np.float64)
-    prior = np.asarray(previous, dtype=np.float64)
-    total = clean_counts.sum() + len(logits)
-    for _ in range(max_iter):
-        proba = _softmax(logits + np.log(np.maximum(prior, 1e-300)))
-        new = (clean_counts + proba.sum(axis=0)) / total
-        if np.max(np.abs(new - prior)) < tol:
-            return new
-        prior = new
-    return prior

@@ -4,7 +4,7 @@ from numbers import Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 from .._rows import row_cross_entropy, row_softmax
 from ._base import BaseStrategy, Split
@@ -134,41 +134,6 @@ def clean_probability_gmm(losses, groups=None, *, max_iter=10, reg_covar=5e-4):
     return proba
 
 
-def clean_probability_shared_gmm(losses, groups, *, max_iter=20, reg_covar=5e-4):
-    """EXPERIMENT: a two-component GMM whose components all groups share, with a mixing
-    weight (the share of clean samples) per group."""
-    x = np.asarray(losses, dtype=np.float64)
-    g = np.asarray(groups, dtype=np.intp)
-    if len(x) < 2 or np.ptp(x) < 1e-12:
-        return np.ones(len(x))
-    x = (x - x.min()) / np.ptp(x)
-    n_groups = g.max() + 1
-    sizes = np.bincount(g, minlength=n_groups).astype(np.float64)
-    upper = x > 0.5
-    for _ in range(10):  # 2-means initialisation
-        lo = x[~upper].mean() if (~upper).any() else 0.0
-        hi = x[upper].mean() if upper.any() else 1.0
-        new = x > 0.5 * (lo + hi)
-        if np.array_equal(new, upper):
-            break
-        upper = new
-    resp = upper.astype(np.float64)
-    for _ in range(max_iter):
-        n_up = resp.sum()
-        n_low = len(x) - n_up
-        mu = np.array([((1 - resp) * x).sum() / max(n_low, 1e-12),
-                       (resp * x).sum() / max(n_up, 1e-12)])
-        var = np.array([((1 - resp) * (x - mu[0]) ** 2).sum() / max(n_low, 1e-12),
-                        (resp * (x - mu[1]) ** 2).sum() / max(n_up, 1e-12)]) + reg_covar
-        share = n_up / len(x)
-        w = (np.bincount(g, weights=resp, minlength=n_groups) + share) / (sizes + 1.0)
-        w = np.clip(w, 1e-4, 1 - 1e-4)
-        log_odds = (-0.5 * (x - mu[1]) ** 2 / var[1] + 0.5 * (x - mu[0]) ** 2 / var[0]
-                    - 0.5 * np.log(var[1] / var[0]) + np.log(w[g] / (1 - w[g])))
-        resp = 0.5 * (1.0 + np.tanh(0.5 * log_odds))
-    return 1.0 - resp if mu[0] <= mu[1] else resp
-
-
 class SmallLossStrategy(BaseStrategy):
     """Small-loss selection (Arazo et al. 2019; the co-divide of DivideMix, on one network).
 
@@ -215,36 +180,28 @@ class SmallLossStrategy(BaseStrategy):
 
     _parameter_constraints = {
         "p_threshold": [Interval(Real, 0, 1, closed="neither")],
-        "per_class": ["boolean", StrOptions({"weights"})],
+        "per_class": ["boolean"],
         "min_class_size": [Interval(Real, 2, None, closed="left")],
         "train_noisy": ["boolean"],
-        "agreement": ["boolean"],
     }
 
-    def __init__(self, p_threshold=0.5, per_class=True, min_class_size=10, train_noisy=False,
-                 agreement=False):
+    def __init__(self, p_threshold=0.5, per_class=True, min_class_size=10, train_noisy=False):
         self.p_threshold = p_threshold
         self.per_class = per_class
         self.min_class_size = min_class_size
         self.train_noisy = train_noisy
-        self.agreement = agreement
 
     def split(self, logits, y, *, sample_weight=None, random_state=None):
         self._validate_params()
         y = np.asarray(y)
         losses = row_cross_entropy(logits, torch.as_tensor(y, dtype=torch.long)).double().numpy()
-        if self.per_class == "weights":
-            clean_proba = clean_probability_shared_gmm(losses, y)
-        else:
-            clean_proba = clean_probability_gmm(losses)
-        if self.per_class is True:
+        clean_proba = clean_probability_gmm(losses)
+        if self.per_class:
             sizes = np.bincount(y)
             own = sizes[y] >= self.min_class_size
             if own.any():
                 clean_proba[own] = clean_probability_gmm(losses[own], y[own])
         clean = clean_proba > self.p_threshold
-        if self.agreement:  # EXPERIMENT: clean also needs the argmax to agree with the label
-            clean &= logits.argmax(dim=1).numpy() == y
         corrected, confidence = y.copy(), np.ones(len(y))
         noisy = ~clean
         if noisy.any():  # corrections are needed for the samples judged noisy only
