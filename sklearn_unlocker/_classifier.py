@@ -9,6 +9,7 @@ adjustment applied at prediction.
 
 import contextlib
 import copy
+import difflib
 import inspect
 import time
 from numbers import Integral, Real
@@ -35,6 +36,13 @@ SKORCH_PREFIXES = ("module__", "optimizer__", "iterator_train__", "iterator_vali
                    "callbacks__")
 #: plain skorch parameters a user may pass through ``**kwargs``.
 SKORCH_PLAIN = ("iterator_train", "iterator_valid")
+
+#: keywords users bring from scikit-learn or skorch that are not parameters here
+_KEYWORD_HINTS = {
+    "class_weight": "long-tailed classes are what logit_adjustment corrects; per-sample "
+                    "weights go to fit(X, y, sample_weight=...)",
+    "train_split": "the noisy-label methods train on every sample; no validation split yet",
+}
 
 
 class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
@@ -125,7 +133,21 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
 
     # --- fitting -------------------------------------------------------------------
 
+    def _check_keywords(self):
+        """A keyword that is neither a parameter nor a routed skorch one is a mistake."""
+        known = self._get_param_names()
+        typos = sorted(k for k in vars(self) if "__" not in k and not k.startswith("_")
+                       and not k.endswith("_") and k not in known and k not in SKORCH_PLAIN)
+        if typos:
+            hints = [f"{k!r} ({_KEYWORD_HINTS[k]})" if k in _KEYWORD_HINTS
+                     else f"{k!r} (did you mean {close[0]!r}?)"
+                     if (close := difflib.get_close_matches(k, known, n=1)) else repr(k)
+                     for k in typos]
+            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) "
+                            f"{', '.join(hints)}")
+
     def _validate_fit_input(self, X, y, sample_weight):
+        self._check_keywords()
         unknown = [k for k in vars(self) if "__" in k and not k.startswith(SKORCH_PREFIXES)]
         if unknown:
             raise ValueError(

@@ -11,7 +11,12 @@ from conftest import requires_cuda
 from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
-from sklearn_unlocker import UnlockerClassifier, UnlockerWarning
+from sklearn_unlocker import (
+    DynamicLossClassifier,
+    MetaLabelCorrectionClassifier,
+    UnlockerClassifier,
+    UnlockerWarning,
+)
 from sklearn_unlocker.datasets import load_noisy_digits, make_noisy_tabular
 from sklearn_unlocker.modules import MLP, ConvNet
 from sklearn_unlocker.strategies import BaseStrategy, NoSelection, Split
@@ -333,3 +338,15 @@ def test_unlocker_beats_cross_entropy_on_long_tailed_noisy_data():
     ce_score = balanced_accuracy_score(data.y_test, ce.predict(data.X_test))
     ours = balanced_accuracy_score(data.y_test, unlocker.predict(data.X_test))
     assert ours > ce_score + 0.08, (ours, ce_score)
+
+
+@pytest.mark.parametrize("make", [
+    lambda **kw: UnlockerClassifier(**kw),
+    lambda **kw: DynamicLossClassifier(**kw),
+    lambda **kw: MetaLabelCorrectionClassifier(**kw),
+])
+def test_a_misspelled_keyword_is_an_error_not_a_default(small_data, make):
+    with pytest.raises(TypeError, match=r"'max_epoch' \(did you mean 'max_epochs'\?\)"):
+        make(max_epoch=1).fit(small_data.X_train, small_data.y_train)
+    with pytest.raises(TypeError, match=r"class_weight.*logit_adjustment"):
+        make(class_weight="balanced").fit(small_data.X_train, small_data.y_train)
