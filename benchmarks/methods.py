@@ -7,6 +7,8 @@ the plain cross-entropy network.
 """
 
 import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_unlocker import UnlockerClassifier
 
@@ -88,6 +90,10 @@ def make_method(name, *, n_classes, random_state, **common):
                               **{**common, **METHODS[name][1]})
 
 
+def _reshape(X, shape):
+    return np.reshape(X, (len(X), *shape))
+
+
 class CleanLearningPresent:
     """cleanlab's ``CleanLearning`` around the cross-entropy network, on the classes present.
 
@@ -109,13 +115,22 @@ class CleanLearningPresent:
                                  random_state=self.random_state, **{**self.common, **CE})
         # n_jobs=1: cleanlab's own process pool relies on fork-inherited globals and fails
         # inside joblib's workers (NameError 'pred_probs_by_class'); results do not depend on it
+        # cleanlab stacks rows of X with np.vstack when a fold lacks a class, which breaks on
+        # images: it sees flat rows, and the network gets them back in their shape
+        self.shape_ = np.shape(X)[1:]
+        if len(self.shape_) > 1:
+            clf = Pipeline([("shape", FunctionTransformer(
+                _reshape, kw_args={"shape": self.shape_})), ("net", clf)])
         self.cleanlab_ = CleanLearning(clf, seed=self.random_state,
                                        find_label_issues_kwargs={"n_jobs": 1})
-        self.cleanlab_.fit(X, encoded)
+        self.cleanlab_.fit(self._flat(X), encoded)
         self.py = np.zeros(self.n_classes)
         self.py[self.present_] = self.cleanlab_.py
         self.label_issues_df = self.cleanlab_.label_issues_df
         return self
 
+    def _flat(self, X):
+        return np.reshape(X, (len(X), -1))
+
     def predict(self, X):
-        return self.present_[self.cleanlab_.predict(X)]
+        return self.present_[self.cleanlab_.predict(self._flat(X))]

@@ -122,3 +122,16 @@ def test_shapes_are_ten_balanced_classes_of_images():
     assert X.shape == (50, 1, 10, 10) and np.bincount(y).tolist() == [5] * 10
     data, module = load_family("shapes:sym:0.4:10", 0)
     assert module.__name__ == "ConvNet" and data.true_imbalance_ratio == pytest.approx(10, 0.1)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_cleanlab_baseline_takes_images_with_a_nearly_empty_class():
+    """cleanlab stacks rows with np.vstack when a fold lacks a class: images must not break it."""
+    from benchmarks.methods import CleanLearningPresent
+    from sklearn_unlocker.modules import ConvNet
+
+    rng = np.random.RandomState(0)
+    y = np.r_[np.zeros(30, int), np.ones(30, int), [2]]
+    X = rng.normal(size=(len(y), 1, 6, 6)).astype(np.float32) + y[:, None, None, None]
+    clf = CleanLearningPresent(3, random_state=0, module=ConvNet, max_epochs=2).fit(X, y)
+    assert clf.predict(X[:5]).shape == (5,) and clf.py.shape == (3,)
