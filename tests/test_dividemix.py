@@ -106,8 +106,8 @@ def test_each_network_trains_on_the_split_of_the_other(data, monkeypatch):
     monkeypatch.setattr(DivideMixStrategy, "train_step", spy_step)
     monkeypatch.setattr(DivideMixStrategy, "_draw_unlabelled", spy_draw)
     monkeypatch.setattr(dividemix_module, "co_refine", spy_refine)
-    clf = UnlockerClassifier(strategy="dividemix", max_epochs=5, warmup_epochs=3,
-                             batch_size=1000, random_state=0)
+    clf = UnlockerClassifier(strategy=DivideMixStrategy(batching="original"), max_epochs=5,
+                             warmup_epochs=3, batch_size=1000, random_state=0)
     clf.fit(data.X_train, data.y_train)
     assert len(batches) == 2 and len(drawn) == len(refined) == 4  # one batch per epoch
     for step, (indices, per_network) in enumerate(batches):
@@ -182,7 +182,7 @@ def test_shared_batching_cuts_both_branches_from_the_batch(data, monkeypatch):
         raise AssertionError("shared batching drew unlabelled samples")
 
     monkeypatch.setattr(DivideMixStrategy, "_draw_unlabelled", no_draw)
-    clf = UnlockerClassifier(strategy=DivideMixStrategy(batching="shared"), **FAST)
+    clf = UnlockerClassifier(strategy="dividemix", **FAST)  # shared is the default
     clf.fit(data.X_train, data.y_train)
     assert np.all(np.isfinite(clf.predict_proba(data.X_test)))
     with pytest.raises(ValueError, match="batching"):
