@@ -101,8 +101,10 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
 
         ``sklearn.base.clone`` treats anything with a ``get_params`` attribute as an
         estimator; torchvision transforms (``augment=``) have a static one with
-        other arguments, so they are deep-copied instead.
+        other arguments, so they are deep-copied instead. A misspelled keyword raises
+        here, not only in ``fit``: a clone would drop it silently.
         """
+        self._check_keywords()
         params = {name: clone(value, safe=False) if isinstance(value, BaseEstimator)
                   or not hasattr(value, "get_params") else copy.deepcopy(value)
                   for name, value in self.get_params(deep=False).items()}

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import requires_cuda
+from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
@@ -350,3 +351,5 @@ def test_a_misspelled_keyword_is_an_error_not_a_default(small_data, make):
         make(max_epoch=1).fit(small_data.X_train, small_data.y_train)
     with pytest.raises(TypeError, match=r"class_weight.*logit_adjustment"):
         make(class_weight="balanced").fit(small_data.X_train, small_data.y_train)
+    with pytest.raises(TypeError, match="max_epoch"):  # a clone would drop it silently
+        clone(make(max_epoch=1))
