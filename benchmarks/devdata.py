@@ -105,29 +105,27 @@ def _tabular(**options):
     return load
 
 
-def _multimodal(*, imbalance_ratio, noise, noise_rate, random_state):
+def _long_tailed_noisy(X, y, n_test_per_class, rng, name, **noise):
+    """A balanced clean test split off ``X, y``, the rest made long-tailed and noisy."""
+    X_pool, y_pool, X_test, y_test = balanced_split(X, y, n_test_per_class=n_test_per_class,
+                                                    random_state=rng.randint(2**31 - 1))
+    return make_long_tailed_noisy(X_pool, y_pool, X_test, y_test,
+                                  random_state=rng.randint(2**31 - 1), name=name, **noise)
+
+
+def _multimodal(*, random_state, **noise):
     rng = check_random_state(random_state)
     X, y = make_classification(n_samples=8000, n_features=30, n_informative=15, n_redundant=0,
                                n_classes=10, n_clusters_per_class=2, class_sep=1.5, flip_y=0.0,
                                random_state=rng.randint(2**31 - 1))
     X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
-    X_pool, y_pool, X_test, y_test = balanced_split(X, y, n_test_per_class=100,
-                                                    random_state=rng.randint(2**31 - 1))
-    return make_long_tailed_noisy(X_pool, y_pool, X_test, y_test,
-                                  imbalance_ratio=imbalance_ratio, noise=noise,
-                                  noise_rate=noise_rate, random_state=rng.randint(2**31 - 1),
-                                  name="tab_multimodal")
+    return _long_tailed_noisy(X, y, 100, rng, "tab_multimodal", **noise)
 
 
-def _shapes(*, imbalance_ratio, noise, noise_rate, random_state):
+def _shapes(*, random_state, **noise):
     rng = check_random_state(random_state)
     X, y = make_shapes(350, random_state=rng.randint(2**31 - 1))
-    X_pool, y_pool, X_test, y_test = balanced_split(X, y, n_test_per_class=80,
-                                                    random_state=rng.randint(2**31 - 1))
-    return make_long_tailed_noisy(X_pool, y_pool, X_test, y_test,
-                                  imbalance_ratio=imbalance_ratio, noise=noise,
-                                  noise_rate=noise_rate, random_state=rng.randint(2**31 - 1),
-                                  name="shapes")
+    return _long_tailed_noisy(X, y, 80, rng, "shapes", **noise)
 
 
 def _mnist1d(n_samples, as_images):

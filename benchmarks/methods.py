@@ -117,10 +117,10 @@ class CleanLearningPresent:
         # inside joblib's workers (NameError 'pred_probs_by_class'); results do not depend on it
         # cleanlab stacks rows of X with np.vstack when a fold lacks a class, which breaks on
         # images: it sees flat rows, and the network gets them back in their shape
-        self.shape_ = np.shape(X)[1:]
-        if len(self.shape_) > 1:
-            clf = Pipeline([("shape", FunctionTransformer(
-                _reshape, kw_args={"shape": self.shape_})), ("net", clf)])
+        shape = np.shape(X)[1:]
+        if len(shape) > 1:
+            clf = Pipeline([("shape", FunctionTransformer(_reshape, kw_args={"shape": shape})),
+                            ("net", clf)])
         self.cleanlab_ = CleanLearning(clf, seed=self.random_state,
                                        find_label_issues_kwargs={"n_jobs": 1})
         self.cleanlab_.fit(self._flat(X), encoded)
