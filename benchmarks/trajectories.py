@@ -33,7 +33,7 @@ from .run import DATASETS, RESULTS, header, load
 
 
 class EpochRecorder(Callback):
-    """Reads the procedure's state after each epoch's selection (benchmark diagnostics only)."""
+    """Reads the training engine's state after each epoch's selection (diagnostics only)."""
 
     def __init__(self, y_true, y_given):
         self.y_true, self.y_given = np.asarray(y_true), np.asarray(y_given)
@@ -46,11 +46,11 @@ class EpochRecorder(Callback):
         self.rows = []
 
     def on_epoch_begin(self, net, **kwargs):  # the net's own hook (selection) has run
-        procedure = net.procedure_
-        row = {"epoch": len(net.history), "tau": procedure.tau,
-               "estimated_ir": float(procedure.prior.max() / procedure.prior.min())}
-        if procedure.split is not None:
-            clean = np.asarray(procedure.split.clean_mask, dtype=bool)
+        engine = net.procedure
+        row = {"epoch": len(net.history), "tau": engine.tau,
+               "estimated_ir": float(engine.prior.max() / engine.prior.min())}
+        if engine.split is not None:
+            clean = np.asarray(engine.split.clean_mask, dtype=bool)
             truly_clean = self.y_true == self.y_given
             for name, rows in self.groups.items():
                 kept, good = clean[rows], truly_clean[rows]

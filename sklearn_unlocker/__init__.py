@@ -9,7 +9,7 @@
 - :mod:`sklearn_unlocker.metrics`: balanced / many-medium-few accuracy and more.
 """
 
-from ._estimator import UnlockerClassifier
+from ._unlocker import UnlockerClassifier
 from .exceptions import UnlockerWarning
 from .meta import DynamicLossClassifier, MetaLabelCorrectionClassifier
 

@@ -7,7 +7,7 @@ import warnings
 
 from sklearn.metrics import balanced_accuracy_score
 
-from ._estimator import UnlockerClassifier
+from ._unlocker import UnlockerClassifier
 from .datasets import NOISE_KINDS, load_noisy_digits
 from .exceptions import UnlockerWarning
 from .metrics import shot_accuracy

@@ -1,11 +1,15 @@
 """The internal skorch net and its tensor-slicing batch iterator.
 
 The estimators hold a fitted :class:`TrainingNet` in ``net_``. It is a plain
-skorch ``NeuralNet`` extended only through skorch's documented hooks: the
-training targets are sample *indices*, and ``get_loss`` asks the estimator's
-procedure object (``procedure_``) for the loss of those samples; the
-``on_epoch_begin`` / ``on_train_end`` hooks let the procedure do its per-epoch
-work (Unlocker: score pass, tau, selection, prior) before each training epoch.
+skorch ``NeuralNet`` whose training targets are sample *indices*, extended only
+through skorch's documented hooks, each of which hands over to the
+``procedure`` it was built with (the fit's
+:class:`~sklearn_unlocker._engine.TrainingEngine`, interface
+:class:`~sklearn_unlocker._engine.Procedure`): ``initialize_module`` builds the
+procedure's extra modules, ``on_train_begin`` / ``on_epoch_begin`` /
+``on_train_end`` let it do its per-epoch work (Unlocker: score pass, tau,
+selection, prior), ``train_step_single`` runs its training step and
+``get_loss`` computes its loss of a batch.
 """
 
 import torch
@@ -69,20 +73,30 @@ class TensorBatchIterator:
 
 
 class TrainingNet(NeuralNet):
-    """skorch net whose targets are sample indices and whose loss comes from ``procedure_``.
+    """skorch net whose targets are sample indices and whose work is its ``procedure``'s.
 
-    ``procedure_`` (set by the estimator before ``fit``) implements
-    ``begin_epoch(net)``, ``train_step(net, X, indices)`` (forward, loss,
-    backward; returns skorch's ``{"loss", "y_pred"}``) and ``end_training(net)``.
-    ``strategy_`` (set before ``initialize``), when it has ``extra_modules``,
-    gets them built here so that skorch moves them to the device, pickles them
-    and gives their parameters to the optimizer.
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+        As in skorch.
+    procedure : Procedure
+        Implements ``extra_modules(module)``, ``begin_training(net)``,
+        ``begin_epoch(net)``, ``train_step(net, X, indices)`` (forward, loss,
+        backward; returns skorch's ``{"loss", "y_pred"}``), ``loss(y_pred,
+        indices)`` and ``end_training(net)``. The estimator sets it to ``None``
+        once the fit is over (it holds the training data), so a fitted net
+        predicts but does not train.
+    **kwargs
+        skorch's ``NeuralNet`` parameters.
     """
+
+    def __init__(self, module, *, procedure, **kwargs):
+        super().__init__(module, **kwargs)
+        self.procedure = procedure
 
     def initialize_module(self):
         super().initialize_module()
-        strategy = getattr(self, "strategy_", None)
-        extra = {} if strategy is None else strategy.extra_modules(self.module_)
+        extra = self.procedure.extra_modules(self.module_) if self.procedure else {}
         for name, module in extra.items():
             setattr(self, f"{name}_", module.to(self.device))
         self.extra_module_names_ = list(extra)
@@ -101,19 +115,24 @@ class TrainingNet(NeuralNet):
         if not self.module_.training:  # skorch walks every submodule on each call
             self._set_training(True)
         X, indices = unpack_data(batch)
-        return self.procedure_.train_step(self, X, indices)
+        return self.procedure.train_step(self, X, indices)
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        self.procedure.begin_training(self)
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
                                **kwargs)
-        self.procedure_.begin_epoch(self)
+        self.procedure.begin_epoch(self)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
-        self.procedure_.end_training(self)
+        self.procedure.end_training(self)
         super().on_train_end(net, X=X, y=y, **kwargs)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        return self.procedure_.loss(self, y_pred, y_true)
+        """The procedure's loss of logits ``y_pred`` for the samples ``y_true`` (indices)."""
+        return self.procedure.loss(y_pred, y_true)
 
     def logits(self, X, module=None, batch_size=1024):
         """Raw logits of every row of ``X`` in evaluation mode, without grad, on the CPU.

@@ -33,12 +33,16 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.utils import check_random_state
 
+from ._rows import row_softmax
+
 __all__ = [
     "appendix_gradient",
     "balanced_clean_subset",
     "balanced_weights",
     "closed_form_tau",
     "ema_update",
+    "estimate_prior",
+    "initial_prior",
     "limit_prior_change",
     "outer_gradient",
     "outer_objective",
@@ -473,6 +477,109 @@ def limit_prior_change(prior, previous, max_change):
     log_new = np.log(previous) + clipped
     new = np.exp(log_new - log_new.max())
     return new / new.sum(), True
+
+
+def _pseudo_count(mode):
+    """One pseudo-sample per class for "ir_aware"; the other modes floor empty classes only."""
+    return 1.0 if mode == "ir_aware" else 0.0
+
+
+def initial_prior(prior, y, n_classes, *, adapts=True, sample_weight=None):
+    """The prior before any selection: a fixed one as given, else the given labels'.
+
+    Parameters
+    ----------
+    prior : str or array-like of shape (n_classes,)
+        A mode of :func:`estimate_prior`, or known class frequencies (used as is).
+    y : array-like of int, shape (n_samples,)
+        Given labels, encoded ``0 .. n_classes-1``.
+    n_classes : int
+        Number of classes.
+    adapts : bool, default=True
+        Whether the prior will be re-estimated. Standard logit adjustment (the
+        fixed-tau rows, ``adapts=False``) uses the given labels' frequencies as
+        they are; a re-estimated "ir_aware" prior starts from them smoothed by its
+        pseudo-sample.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the counts.
+
+    Returns
+    -------
+    prior : ndarray of shape (n_classes,)
+
+    Examples
+    --------
+    >>> initial_prior("ir_aware", [0, 0, 0, 1], 2).tolist()
+    [0.6666666666666666, 0.3333333333333333]
+    >>> initial_prior("ir_aware", [0, 0, 0, 1], 2, adapts=False).tolist()
+    [0.75, 0.25]
+    """
+    if not isinstance(prior, str):
+        return np.asarray(prior, dtype=np.float64)
+    counts = prior_counts("observed", y, n_classes, sample_weight=sample_weight)
+    return smoothed_prior(counts, _pseudo_count(prior) if adapts else 0.0)[0]
+
+
+def estimate_prior(mode, y, n_classes, *, clean_mask=None, corrected_labels=None,
+                   selection_logits=None, previous=None, max_change=2.0, sample_weight=None):
+    """Step 5 of Algorithm 1: the class prior from the cleaned labels, by one recipe.
+
+    The counts of :func:`prior_counts`, smoothed by :func:`smoothed_prior` (one
+    pseudo-sample per class for "ir_aware", half a sample for an empty class
+    otherwise); "ir_aware" counts the samples not judged clean by their adjusted
+    posterior ``softmax(selection_logits)`` and limits each class's change from
+    ``previous`` to ``max_change``-fold (:func:`limit_prior_change`).
+
+    Parameters
+    ----------
+    mode : {"ir_aware", "corrected", "clean", "observed"}
+    y : array-like of int, shape (n_samples,)
+        Given labels, encoded ``0 .. n_classes-1``.
+    n_classes : int
+    clean_mask, corrected_labels : array-like of shape (n_samples,), default=None
+        The strategy's split (see :func:`prior_counts`).
+    selection_logits : torch.Tensor or array-like of shape (n_samples, n_classes), default=None
+        The logits selection judged (``z - alpha`` where the adjustment is in
+        selection); needed by "ir_aware".
+    previous : array-like of shape (n_classes,), default=None
+        Last epoch's prior; "ir_aware" limits the change from it.
+    max_change : float >= 1, default=2.0
+    sample_weight : array-like of shape (n_samples,), default=None
+
+    Returns
+    -------
+    prior : ndarray of shape (n_classes,)
+    empty : ndarray of bool, shape (n_classes,)
+        Classes left with no count (floored).
+
+    Examples
+    --------
+    >>> prior, empty = estimate_prior("corrected", [0, 0, 1, 1], 3,
+    ...                               clean_mask=[True, False, True, False],
+    ...                               corrected_labels=[0, 2, 1, 2])
+    >>> prior.tolist(), empty.tolist()
+    ([0.25, 0.25, 0.5], [False, False, False])
+    """
+    proba = None
+    if mode == "ir_aware":
+        noisy = ~np.asarray(clean_mask, dtype=bool)
+        proba = _posterior(selection_logits, noisy)
+    counts = prior_counts(mode, y, n_classes, clean_mask=clean_mask,
+                          corrected_labels=corrected_labels, corrected_proba=proba,
+                          sample_weight=sample_weight)
+    prior, empty = smoothed_prior(counts, _pseudo_count(mode))
+    if mode == "ir_aware" and previous is not None:
+        prior, _ = limit_prior_change(prior, previous, max_change)
+    return prior, empty
+
+
+def _posterior(logits, rows):
+    """Softmax of some rows, in float64 (a torch tensor keeps torch's fast row softmax)."""
+    if hasattr(logits, "numpy"):
+        import torch
+
+        return row_softmax(logits[torch.as_tensor(rows)]).double().numpy()
+    return _softmax(np.asarray(logits, dtype=np.float64)[rows])
 
 
 def balanced_clean_subset(clean_proba, clean_mask, y, n_classes, *, fraction=0.15,

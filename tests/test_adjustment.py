@@ -14,6 +14,8 @@ from sklearn_unlocker.adjustment import (
     balanced_weights,
     closed_form_tau,
     ema_update,
+    estimate_prior,
+    initial_prior,
     limit_prior_change,
     outer_gradient,
     outer_objective,
@@ -287,3 +289,35 @@ def test_balanced_clean_subset_with_a_class_left_without_clean_samples():
     clean = np.array([True, True, True, True, False, False])
     assert balanced_clean_subset(w, clean, y, 2, fraction=0.5, min_per_class=1).tolist() == \
         [0, 1, 4]
+
+
+def test_ir_aware_prior_recipe_hand_checked():
+    # two clean samples of class 0, one of class 1; the noisy one counted by its posterior
+    y = np.array([0, 0, 1, 1])
+    clean = np.array([True, True, True, False])
+    logits = np.log(np.array([[1, 1], [1, 1], [1, 1], [0.25, 0.75]]))
+    prior, empty = estimate_prior("ir_aware", y, 2, clean_mask=clean, selection_logits=logits)
+    # counts 2 + 0.25 and 1 + 0.75, plus one pseudo-sample each
+    np.testing.assert_allclose(prior, [3.25 / 6, 2.75 / 6])
+    assert not empty.any()
+    # a torch tensor gives the same (through the fast row softmax)
+    same, _ = estimate_prior("ir_aware", y, 2, clean_mask=clean,
+                             selection_logits=torch.as_tensor(logits, dtype=torch.float32))
+    np.testing.assert_allclose(same, prior, rtol=1e-6)
+    # from a previous prior of (0.9, 0.1) each class may move at most 2-fold: class 1 to 0.2
+    limited, _ = estimate_prior("ir_aware", y, 2, clean_mask=clean, selection_logits=logits,
+                                previous=np.array([0.9, 0.1]), max_change=2.0)
+    np.testing.assert_allclose(limited[1] / limited[0], 0.2 / (3.25 / 6))
+    # hard counts floor an empty class at half a sample
+    hard, empty = estimate_prior("clean", y, 3, clean_mask=clean)
+    np.testing.assert_allclose(hard, np.array([2, 1, 0.5]) / 3.5)
+    assert empty.tolist() == [False, False, True]
+
+
+def test_initial_prior():
+    y = np.array([0, 0, 0, 1])
+    np.testing.assert_allclose(initial_prior("ir_aware", y, 2), [4 / 6, 2 / 6])
+    np.testing.assert_allclose(initial_prior("corrected", y, 2), [0.75, 0.25])
+    np.testing.assert_allclose(initial_prior([0.5, 0.5], y, 2), [0.5, 0.5])
+    np.testing.assert_allclose(initial_prior("observed", y, 2, sample_weight=[1, 1, 1, 3]),
+                               [0.5, 0.5])

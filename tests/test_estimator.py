@@ -307,7 +307,7 @@ def test_pickle_round_trip(fitted, small_data):
     restored = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(restored.predict_proba(small_data.X_test),
                                   fitted.predict_proba(small_data.X_test))
-    assert restored.net_.procedure_ is None  # the training data is not pickled
+    assert restored.net_.procedure is None  # the training engine and its data are not pickled
 
 
 def test_device_auto_resolves():

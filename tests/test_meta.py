@@ -6,19 +6,21 @@ import torch
 from torch import nn
 
 from sklearn_unlocker import DynamicLossClassifier, MetaLabelCorrectionClassifier
+from sklearn_unlocker.adjustment import balanced_clean_subset
 from sklearn_unlocker.datasets import make_noisy_tabular
-from sklearn_unlocker.meta import _base as meta_base
-from sklearn_unlocker.meta import _dynamic_loss
-from sklearn_unlocker.meta._functional import PenultimateTap, forward_at, step_parameters
-from sklearn_unlocker.meta._math import (
+from sklearn_unlocker.strategies import DynamicLossStrategy, MetaStrategy
+from sklearn_unlocker.strategies._functional import PenultimateTap, forward_at, step_parameters
+from sklearn_unlocker.strategies._meta_math import (
     corrected_targets,
+    dynamic_loss,
     ebomlc_beta,
     flat_dot,
+    hierarchical_meta_indices,
     loss_bins,
     mixture_upper_loss,
     mlcd_beta,
+    soft_cross_entropy,
 )
-from sklearn_unlocker.meta._trusted import hierarchical_meta_indices, low_loss_indices
 
 FAST = dict(max_epochs=6, warmup_epochs=2, random_state=0)
 
@@ -80,11 +82,26 @@ def test_loss_bins_rank_within_each_class():
     assert bins.tolist() == [2, 0, 3, 1, 2, 1, 0]  # class 1 has 3 samples over 4 bins
 
 
+def test_soft_and_dynamic_losses_hand_checked():
+    logits = torch.log(torch.tensor([[0.5, 0.25, 0.25], [0.2, 0.2, 0.6]]))
+    targets = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]])
+    per_sample = np.array([-np.log(0.5), -(np.log(0.2) + np.log(0.6)) / 2])
+    assert float(soft_cross_entropy(logits, targets)) == pytest.approx(per_sample.mean())
+    weighted = soft_cross_entropy(logits, targets, torch.tensor([1.0, 3.0]))
+    assert float(weighted) == pytest.approx((per_sample[0] + 3 * per_sample[1]) / 2)
+    # margins shift the logits: q = log(1/p) makes every class equally likely
+    margins = -logits[0]
+    expected = -np.log(1 / 3)
+    assert float(dynamic_loss(logits[:1], margins, targets[:1])) == pytest.approx(expected)
+
+
 def test_samplers_are_class_balanced_and_low_loss():
     rng = np.random.RandomState(0)
     y = np.repeat([0, 1, 2], [200, 60, 12])
     losses = rng.rand(len(y))
-    chosen = low_loss_indices(losses, y, 3, 4)
+    # the meta estimators' trusted set: D_bc with no fraction, k per class, lowest loss
+    chosen = balanced_clean_subset(np.exp(-losses), np.ones(len(y), dtype=bool), y, 3,
+                                   fraction=0.0, min_per_class=4)
     assert np.bincount(y[chosen]).tolist() == [4, 4, 4]
     for c in range(3):
         members = np.flatnonzero(y == c)
@@ -154,7 +171,7 @@ def test_fit_predict_and_fitted_attributes(estimator, data):
     np.testing.assert_array_equal(table["is_label_issue"],
                                   table["given_label"] != table["corrected_label"])
     assert clf.trusted_size_history_.shape == (6,) and clf.trusted_size_history_[0] == 0
-    assert set(clf.timings_) == {"fit", "meta", "trusted_set"}
+    assert set(clf.timings_) == {"fit", "score_pass", "selection", "unlocker", "meta"}
 
 
 def test_dynamic_loss_attributes(data):
@@ -181,23 +198,20 @@ def test_a_user_trusted_set_is_used_as_given(data):
 
 
 def test_the_automatic_trusted_set_is_left_out_of_the_noisy_batches(data, monkeypatch):
-    seen = []
-    original = meta_base.MetaProcedure.train_step
+    seen, recorded = [], []
+    original_step, original_meta = MetaStrategy.train_step, DynamicLossStrategy.meta_step
 
-    def spy(self, net, X, indices):
-        if not self.in_warmup:
-            seen.append((set(indices.tolist()), set(self.trusted_indices.tolist())))
-        return original(self, net, X, indices)
+    def spy(self, net, X, targets, context):
+        if not context.in_warmup:
+            seen.append((set(targets.indices.tolist()), set(context.trusted.indices.tolist())))
+        return original_step(self, net, X, targets, context)
 
-    monkeypatch.setattr(meta_base.MetaProcedure, "train_step", spy)
-    recorded = []
-    step = _dynamic_loss._DynamicLossProcedure.meta_step
+    def spy_step(self, net, X, targets, context):
+        recorded.append((set(targets.indices.tolist()), set(context.trusted.indices.tolist())))
+        return original_meta(self, net, X, targets, context)
 
-    def spy_step(self, net, X, indices):
-        recorded.append((set(indices.tolist()), set(self.trusted_indices.tolist())))
-        return step(self, net, X, indices)
-
-    monkeypatch.setattr(_dynamic_loss._DynamicLossProcedure, "meta_step", spy_step)
+    monkeypatch.setattr(MetaStrategy, "train_step", spy)
+    monkeypatch.setattr(DynamicLossStrategy, "meta_step", spy_step)
     DynamicLossClassifier(**FAST).fit(data.X_train, data.y_train)
     assert recorded and seen
     assert all(not (batch & trusted) for batch, trusted in recorded)

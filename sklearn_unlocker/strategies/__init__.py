@@ -1,21 +1,33 @@
 """Noisy-label strategies: the method "A" that Unlocker wraps.
 
 Pass one to :class:`~sklearn_unlocker.UnlockerClassifier` by name
-(``strategy="small_loss"``, ``"dividemix"`` or ``"none"``) or as an object (a
-subclass of :class:`BaseStrategy`, see its module for the interface).
+(``strategy="small_loss"``, ``"dividemix"``, ``"none"``, or a meta-learning
+method: ``"mlc"``, ``"mlc_d"``, ``"ebomlc"``, ``"dynamic_loss"``) or as an
+object (a subclass of :class:`BaseStrategy`, see its module for the interface).
 """
 
 from sklearn.base import clone
 
 from ._base import BaseStrategy, BatchTargets, Split, TrainingContext
 from ._dividemix import DivideMixSplit, DivideMixStrategy
-from ._small_loss import NoSelection, SmallLossStrategy, clean_probability_gmm
+from ._dynamic_loss import DynamicLossStrategy, LabelCorrector, MarginGenerator
+from ._gmm import clean_probability_gmm
+from ._meta import MetaStrategy
+from ._meta_label import MetaLabelModel, MetaLabelStrategy
+from ._small_loss import NoSelection, SmallLossStrategy
 
 __all__ = [
+    "STRATEGIES",
     "BaseStrategy",
     "BatchTargets",
     "DivideMixSplit",
     "DivideMixStrategy",
+    "DynamicLossStrategy",
+    "LabelCorrector",
+    "MarginGenerator",
+    "MetaLabelModel",
+    "MetaLabelStrategy",
+    "MetaStrategy",
     "NoSelection",
     "SmallLossStrategy",
     "Split",
@@ -24,8 +36,16 @@ __all__ = [
     "resolve_strategy",
 ]
 
-STRATEGIES = {"none": NoSelection, "small_loss": SmallLossStrategy,
-              "dividemix": DivideMixStrategy}
+#: Strategy names and the objects they build.
+STRATEGIES = {
+    "none": NoSelection,
+    "small_loss": SmallLossStrategy,
+    "dividemix": DivideMixStrategy,
+    "mlc": lambda: MetaLabelStrategy(method="mlc"),
+    "mlc_d": lambda: MetaLabelStrategy(method="mlc_d"),
+    "ebomlc": lambda: MetaLabelStrategy(method="ebomlc"),
+    "dynamic_loss": DynamicLossStrategy,
+}
 
 
 def resolve_strategy(strategy):

@@ -1,15 +1,18 @@
 """The strategy interface: the noisy-label method "A" of Unlocker's Algorithm 1.
 
-A strategy decides which labels to trust and how to train; Unlocker does the
-rest (the adjustment alpha, the prior, the balanced clean subset D_bc, tau).
-Each epoch the estimator
+A strategy decides which labels to trust and how to train; the engine does
+the rest (the adjustment alpha, the prior, the balanced clean subset D_bc, tau).
+Each epoch after the warm-up the engine
 
-1. scores every training sample with :meth:`BaseStrategy.score` (raw logits,
-   one row block per network),
+1. scores every training sample with :meth:`BaseStrategy.score_training` (raw
+   logits, one row block per network),
 2. subtracts alpha when the adjustment is used for selection and asks
    :meth:`BaseStrategy.split` for a :class:`Split`: per sample a clean
    probability, a clean mask, a corrected label and its confidence,
-3. trains one epoch, calling :meth:`BaseStrategy.train_step` on each
+3. builds D_bc, which is also the trusted set ``context.trusted`` of the
+   meta-learning strategies (:meth:`BaseStrategy.select_trusted` may choose
+   another),
+4. trains one epoch, calling :meth:`BaseStrategy.train_step` on each
    mini-batch with its :class:`BatchTargets` and the epoch's
    :class:`TrainingContext`.
 
@@ -17,8 +20,10 @@ The default ``train_step`` is a forward pass (optionally with mixup) and
 :meth:`BaseStrategy.loss`; a single-network strategy usually implements
 ``split`` only. A strategy with more networks (DivideMix) also sets
 ``n_networks``, builds them in :meth:`BaseStrategy.extra_modules` and writes its
-own ``train_step``. Strategies are scikit-learn estimators, so their
-parameters are tunable as ``strategy__<name>`` in a grid search.
+own ``train_step``; one with meta parameters (the meta-learning strategies)
+builds them in :meth:`BaseStrategy.prepare`. Strategies are scikit-learn
+estimators, so their parameters are tunable as ``strategy__<name>`` in a grid
+search.
 
 ``examples/plot_custom_strategy.py`` writes one from scratch.
 """
@@ -59,7 +64,7 @@ class Split(NamedTuple):
 
 @dataclass
 class TrainingContext:
-    """What a training step may need beyond its batch; updated by the estimator each epoch.
+    """What a training step may need beyond its batch; updated by the engine each epoch.
 
     Attributes
     ----------
@@ -82,6 +87,15 @@ class TrainingContext:
     inputs : torch.Tensor or None
         Every training input (on the CPU), for a step that draws samples beyond its
         batch (DivideMix's unlabelled batches); index it with training positions.
+    labels : ndarray of int or None
+        Every given label, encoded ``0 .. n_classes-1``.
+    n_classes : int or None
+        Number of classes.
+    trusted : TrustedSet or None
+        The trusted set of the meta-learning strategies: the user's
+        (``fit(..., X_trusted=, y_trusted=)``) or the epoch's D_bc;
+        ``trusted.batch(size)`` draws a class-balanced batch and
+        ``trusted.contains(indices)`` tells which training samples are in it.
     """
 
     epoch: int
@@ -93,6 +107,9 @@ class TrainingContext:
     random_state: np.random.RandomState
     generator: torch.Generator
     inputs: object = None
+    labels: object = None
+    n_classes: int = None
+    trusted: object = None
 
     @property
     def in_warmup(self):
@@ -160,6 +177,20 @@ class BatchTargets:
         """
         return BatchTargets(self.indices[rows], self._epoch, self.adjustment, self.unit_weight)
 
+    def at(self, indices):
+        """The targets of other training samples, by their positions in the training set.
+
+        Parameters
+        ----------
+        indices : torch.Tensor of int64
+            Training positions (on the device).
+
+        Returns
+        -------
+        targets : BatchTargets
+        """
+        return BatchTargets(indices, self._epoch, self.adjustment, self.unit_weight)
+
 
 class BaseStrategy(BaseEstimator):
     """Base class of noisy-label strategies.
@@ -195,6 +226,58 @@ class BaseStrategy(BaseEstimator):
             Each is set on the net as ``<name>_``; default: none.
         """
         return {}
+
+    def prepare(self, net, context):
+        """Build what the strategy trains beside the net (meta models, their optimizers).
+
+        Called once per fit when training begins (skorch's ``on_train_begin``), with
+        the random state seeded and the net initialized. Default: nothing.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The estimator's net (``net.module_``, ``net.device``).
+        context : TrainingContext
+            Labels, number of classes, inputs.
+        """
+
+    def score_training(self, net, X, y):
+        """The score pass over the training set; :meth:`score` by default.
+
+        A strategy that needs more than logits from this pass (a meta model's
+        corrections, computed batch by batch beside the logits) records it here.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+        X : torch.Tensor of shape (n_samples, ...)
+            Training inputs.
+        y : ndarray of int, shape (n_samples,)
+            Given labels, encoded.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (n_networks, n_samples, n_classes)
+        """
+        return self.score(net, X)
+
+    def select_trusted(self, split, y, n_classes, random_state):
+        """This epoch's automatic trusted set, or None for the engine's D_bc (the default).
+
+        Parameters
+        ----------
+        split : Split
+            The epoch's verdict.
+        y : ndarray of int
+            Given labels, encoded.
+        n_classes : int
+        random_state : numpy.random.RandomState
+
+        Returns
+        -------
+        indices : ndarray of int or None
+        """
+        return None
 
     def score(self, net, X):
         """Raw logits of every sample, one block per network.
@@ -251,7 +334,7 @@ class BaseStrategy(BaseEstimator):
         -------
         weights : ndarray of shape (n_samples,)
             1 for clean samples, the correction's confidence for the others
-            (sample weights are multiplied in by the estimator).
+            (sample weights are multiplied in by the engine).
         """
         return np.where(split.clean_mask, 1.0, split.confidence)
 
@@ -271,7 +354,10 @@ class BaseStrategy(BaseEstimator):
         return {}
 
     def train_step(self, net, X, targets, context):
-        """Loss of one mini-batch (the estimator calls ``backward`` and steps the optimizer).
+        """Loss of one mini-batch (the engine calls ``backward``; skorch steps the optimizer).
+
+        A step that sets the main parameters' ``.grad`` itself returns a loss
+        without grad (the engine then does not back-propagate it).
 
         The default is a forward pass (of the batch augmented by
         ``context.augment``, if any) and :meth:`loss`. With

@@ -30,7 +30,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._rows import row_cross_entropy, row_softmax
 from ._base import BaseStrategy
-from ._small_loss import clean_probability_gmm
+from ._gmm import split_clean_probability
 
 __all__ = ["DivideMixSplit", "DivideMixStrategy", "co_guess", "co_refine", "linear_rampup",
            "mixmatch", "prior_penalty", "sharpen"]
@@ -291,12 +291,8 @@ class DivideMixStrategy(BaseStrategy):
 
     def _clean_proba(self, logits, y):
         losses = row_cross_entropy(logits, torch.as_tensor(y, dtype=torch.long)).double().numpy()
-        proba = clean_probability_gmm(losses)
-        if self.per_class:
-            own = np.bincount(y)[y] >= self.min_class_size
-            if own.any():
-                proba[own] = clean_probability_gmm(losses[own], y[own])
-        return proba
+        return split_clean_probability(losses, y, per_class=self.per_class,
+                                       min_class_size=self.min_class_size)
 
     def split(self, logits, y, *, sample_weight=None, random_state=None):
         y = np.asarray(y)

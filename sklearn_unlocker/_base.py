@@ -1,10 +1,12 @@
 """The scikit-learn face shared by every estimator of the package.
 
 :class:`NeuralClassifierBase` validates input, encodes labels, builds the torch
-module and the internal skorch net (:class:`~sklearn_unlocker._net.TrainingNet`),
-seeds randomness without touching global state, and predicts. A subclass
-supplies the training procedure (what happens each epoch and the loss) and the
-adjustment applied at prediction.
+module, the training engine (:class:`~sklearn_unlocker._engine.TrainingEngine`)
+and the internal skorch net (:class:`~sklearn_unlocker._net.TrainingNet`) that
+calls it, seeds randomness without touching global state, reads the fitted
+attributes every estimator has, and predicts. A subclass (a public face)
+supplies the engine's :class:`~sklearn_unlocker._engine.Config`, its strategy,
+its own fitted attributes and the adjustment applied at prediction.
 """
 
 import contextlib
@@ -15,15 +17,22 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 from skorch.callbacks import ProgressBar
 from torch import nn
 
+from ._engine import TrainingEngine
 from ._net import TensorBatchIterator, TrainingNet
 from .modules import MLP
 
@@ -50,7 +59,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
 
     Not used directly. Subclasses declare their parameters in ``__init__``,
     store ``**kwargs`` with :meth:`_store_skorch_kwargs`, and implement
-    :meth:`_make_procedure` and :meth:`_prediction_adjustment`.
+    :meth:`_engine_config`, :meth:`_make_strategy`, :meth:`_fitted_attributes`
+    and :meth:`_prediction_adjustment`.
     """
 
     _parameter_constraints = {
@@ -212,7 +222,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             callbacks.append(("progress_bar", ProgressBar()))
         return callbacks
 
-    def _build_net(self, n_classes, device, generator, **net_params):
+    def _build_net(self, n_classes, device, generator, procedure):
         module, module_params = self._module_and_params(n_classes)
         params = {
             "iterator_train": TensorBatchIterator,
@@ -230,7 +240,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         params.update(module_params)
         params.update(user)
         return TrainingNet(
-            module=module,
+            module,
+            procedure=procedure,
             criterion=nn.CrossEntropyLoss,
             optimizer=self.optimizer,
             lr=self.lr,
@@ -240,7 +251,6 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             callbacks=self._callbacks(),
             device=device,
             verbose=int(self.verbose),
-            **net_params,
             **params,
         )
 
@@ -268,33 +278,80 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             torch.manual_seed(seed)
             yield seed
 
-    def _fit(self, X, y, sample_weight=None):
+    def _fit(self, X, y, sample_weight=None, X_trusted=None, y_trusted=None):
         start = time.perf_counter()
         self._validate_params()
         X, y_encoded, sample_weight = self._validate_fit_input(X, y, sample_weight)
+        trusted = self._validate_trusted(X_trusted, y_trusted)
         n_classes = len(self.classes_)
         device = self._resolve_device()
         X_tensor = torch.from_numpy(np.ascontiguousarray(X))
+        config = self._engine_config(y_encoded)
         with self._seeded(device) as seed:
             generator = torch.Generator().manual_seed(seed)
-            net = self._build_net(n_classes, device, generator)
-            net.strategy_ = strategy = self._make_strategy()
+            strategy = self._make_strategy()
+            engine = TrainingEngine(
+                config, strategy, X=X_tensor, y=y_encoded, sample_weight=sample_weight,
+                n_classes=n_classes, device=device, random_state=np.random.RandomState(seed),
+                generator=generator, trusted=trusted,
+            )
+            net = self._build_net(n_classes, device, generator, engine)
             net.initialize()
             self._check_module_output(net, X_tensor, n_classes)
-            procedure = self._make_procedure(
-                net=net, X=X_tensor, y=y_encoded, sample_weight=sample_weight, n_classes=n_classes,
-                device=device, random_state=np.random.RandomState(seed), generator=generator,
-                strategy=strategy,
-            )
-            net.procedure_ = procedure
             net.partial_fit(X_tensor, torch.arange(len(X_tensor)))
-        net.procedure_ = None  # the procedure holds the training data: do not keep or pickle it
+        net.procedure = None  # the engine holds the training data: do not keep or pickle it
         self.net_ = net
         self.strategy_ = strategy
-        self._given_labels_ = self.classes_[y_encoded]
         self.device_ = device
-        self._finish_fit(procedure, time.perf_counter() - start)
+        self._given_labels_ = self.classes_[y_encoded]
+        split = engine.split
+        self.label_issues_ = ~split.clean_mask
+        self.clean_proba_ = split.clean_proba
+        self.corrected_labels_ = self.classes_[split.corrected_labels]
+        self.history_ = net.history
+        self.timings_ = {"fit": time.perf_counter() - start, **engine.timings()}
+        self._fitted_attributes(engine)
         return self
+
+    def _validate_trusted(self, X_trusted, y_trusted):
+        """The user's trusted set as (tensor, encoded labels), or None."""
+        if (X_trusted is None) != (y_trusted is None):
+            raise ValueError("give both X_trusted and y_trusted, or neither")
+        if X_trusted is None:
+            return None
+        X_trusted = check_array(X_trusted, allow_nd=True, dtype=np.float32,
+                                input_name="X_trusted")
+        if tuple(X_trusted.shape[1:]) != self.input_shape_:
+            raise ValueError(f"X_trusted has samples of shape {tuple(X_trusted.shape[1:])}, "
+                             f"X has {self.input_shape_}")
+        y_trusted = np.asarray(y_trusted)
+        if y_trusted.shape != (len(X_trusted),):
+            raise ValueError(f"y_trusted must have shape ({len(X_trusted)},), "
+                             f"got {y_trusted.shape}")
+        unseen = np.setdiff1d(np.unique(y_trusted), self.classes_)
+        if len(unseen):
+            raise ValueError(f"y_trusted has labels not among the classes: {unseen.tolist()}")
+        return (torch.from_numpy(np.ascontiguousarray(X_trusted)),
+                np.searchsorted(self.classes_, y_trusted))
+
+    def find_label_issues(self):
+        """The training samples' labels as the fitted model judges them, cleanlab style.
+
+        Returns
+        -------
+        issues : pandas.DataFrame
+            One row per training sample, in training order, with columns
+            ``given_label``, ``corrected_label`` (the given label where judged
+            clean), ``clean_probability`` (how the method ranks the given label's
+            cleanliness) and ``is_label_issue``.
+        """
+        check_is_fitted(self)
+        return pd.DataFrame({
+            "given_label": self._given_labels_,
+            "corrected_label": self.corrected_labels_,
+            "clean_probability": self.clean_proba_,
+            "is_label_issue": self.label_issues_,
+        })
 
     # --- prediction ----------------------------------------------------------------
 
@@ -307,8 +364,6 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 f"on samples of shape {self.input_shape_}"
             )
         X = torch.from_numpy(np.ascontiguousarray(X))
-        if self.strategy_ is None:
-            return self.net_.logits(X)
         return self.strategy_.score(self.net_, X).mean(dim=0)
 
     def decision_function(self, X):
@@ -404,15 +459,16 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
 
     # --- for subclasses ------------------------------------------------------------
 
+    def _engine_config(self, y_encoded):
+        """The engine's :class:`~sklearn_unlocker._engine.Config` for this fit."""
+        raise NotImplementedError
+
     def _make_strategy(self):
-        """The fitted strategy object of this fit, or None (built before the net)."""
-        return None
-
-    def _make_procedure(self, **context):
+        """A fresh strategy object for this fit."""
         raise NotImplementedError
 
-    def _finish_fit(self, procedure, fit_seconds):
-        raise NotImplementedError
+    def _fitted_attributes(self, engine):
+        """Read the estimator's own fitted attributes off the trained engine."""
 
     def _prediction_adjustment(self):
         return np.zeros(len(self.classes_))

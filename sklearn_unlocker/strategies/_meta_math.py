@@ -1,5 +1,8 @@
 """The formulas of Dynamic Loss and meta label correction, as small functions on tensors.
 
+These are the functions the meta-learning strategies train with; the tests
+check them on hand-worked cases.
+
 Dynamic Loss (Jiang et al., "Dynamic Loss For Robust Learning"):
 
 - label corrector, Eq. 3: ``y* = g(r | y) * y + (1 - g(r | y)) * y'``;
@@ -22,11 +25,15 @@ loss and ``Q`` the value-function constraint:
 import numpy as np
 import torch
 
+from ..adjustment import balanced_clean_subset
+
 __all__ = [
     "corrected_targets",
     "dynamic_loss",
     "ebomlc_beta",
     "flat_dot",
+    "hierarchical_meta_indices",
+    "loss_bins",
     "mixture_upper_loss",
     "mlcd_beta",
     "soft_cross_entropy",
@@ -117,7 +124,7 @@ def ebomlc_beta(grad_F_w, grad_Q_w, grad_Q_alpha, delta):
     return max(delta - float(flat_dot(grad_F_w, grad_Q_w)) / norm, 0.0)
 
 
-def soft_cross_entropy(logits, target_proba):
+def soft_cross_entropy(logits, target_proba, weights=None):
     """Mean cross-entropy of logits against soft targets: ``-sum_c t_c log softmax(z)_c``.
 
     Parameters
@@ -125,13 +132,23 @@ def soft_cross_entropy(logits, target_proba):
     logits : torch.Tensor of shape (n, C)
     target_proba : torch.Tensor of shape (n, C)
         Rows summing to 1.
+    weights : torch.Tensor of shape (n,), default=None
+        Per-sample weights; the weighted sum is divided by ``n``.
 
     Returns
     -------
     loss : torch.Tensor
         0-d tensor.
+
+    Examples
+    --------
+    >>> logits = torch.log(torch.tensor([[0.5, 0.5], [0.25, 0.75]]))
+    >>> targets = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> round(float(soft_cross_entropy(logits, targets, torch.tensor([2.0, 0.0]))), 4)  # log 2
+    0.6931
     """
-    return -(target_proba * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    per_sample = -(target_proba * torch.log_softmax(logits, dim=1)).sum(dim=1)
+    return per_sample.mean() if weights is None else (per_sample * weights).mean()
 
 
 def mixture_upper_loss(main_logits, meta_proba, y, rho):
@@ -191,7 +208,7 @@ def corrected_targets(labels_onehot, weight, prediction):
     return g * labels_onehot + (1 - g) * prediction
 
 
-def dynamic_loss(logits, margins, targets):
+def dynamic_loss(logits, margins, targets, weights=None):
     """The dynamic loss (Eq. 2): soft cross-entropy of ``f(x) + q`` against ``y*``.
 
     Parameters
@@ -201,13 +218,21 @@ def dynamic_loss(logits, margins, targets):
         Additive per-class margins ``q``.
     targets : torch.Tensor of shape (n, C)
         Corrected targets ``y*``.
+    weights : torch.Tensor of shape (n,), default=None
+        Per-sample weights.
 
     Returns
     -------
     loss : torch.Tensor
         0-d tensor.
+
+    Examples
+    --------
+    >>> z = torch.zeros(1, 2)
+    >>> round(float(dynamic_loss(z, torch.tensor([0.0, 100.0]), torch.tensor([[0.0, 1.0]]))), 4)
+    0.0
     """
-    return soft_cross_entropy(logits + margins, targets)
+    return soft_cross_entropy(logits + margins, targets, weights)
 
 
 def loss_bins(losses, y, n_classes, max_bins=100):
@@ -241,3 +266,41 @@ def loss_bins(losses, y, n_classes, max_bins=100):
     rank = np.empty(len(y), dtype=np.intp)
     rank[order] = np.arange(len(y)) - starts[y[order]]
     return np.minimum((rank * max_bins) // np.maximum(sizes[y], 1), max_bins - 1)
+
+
+def hierarchical_meta_indices(losses, y, n_classes, m0, m1, random_state):
+    """Dynamic Loss's hierarchical sampling of the meta set.
+
+    First a primary set of ``max(1, floor(m0 * n_min))`` random samples per class
+    (``n_min``: the smallest class size), then the ``max(1, floor(m1 * n_min))``
+    lowest-loss samples of each class within it.
+
+    Parameters
+    ----------
+    losses : ndarray of shape (n_samples,)
+    y : ndarray of int, shape (n_samples,)
+        Given labels.
+    n_classes : int
+    m0, m1 : float
+        Fractions of the smallest class size (Table 7: 0.5 and 0.25).
+    random_state : numpy.random.RandomState
+
+    Returns
+    -------
+    indices : ndarray of int
+        The meta set, sorted; as many samples from each class with samples.
+    """
+    y = np.asarray(y, dtype=np.intp)
+    sizes = np.bincount(y, minlength=n_classes)
+    n_min = int(sizes[sizes > 0].min())
+    primary_size = max(1, int(m0 * n_min))
+    meta_size = max(1, min(int(m1 * n_min), primary_size))
+    primary = np.concatenate([
+        random_state.choice(np.flatnonzero(y == c), size=min(primary_size, sizes[c]),
+                            replace=False)
+        for c in range(n_classes) if sizes[c]
+    ])
+    clean_proba = np.exp(-np.asarray(losses, dtype=np.float64)[primary])  # ranks like -loss
+    chosen = balanced_clean_subset(clean_proba, np.ones(len(primary), dtype=bool), y[primary],
+                                   n_classes, fraction=0.0, min_per_class=meta_size)
+    return np.sort(primary[chosen])

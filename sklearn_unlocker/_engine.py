@@ -1,0 +1,446 @@
+"""The training engine: Algorithm 1 of the Unlocker paper, one epoch at a time.
+
+Every estimator of the package trains through one :class:`TrainingEngine`; what
+differs is its :class:`Config` (the row, the prior, the trusted set) and its
+strategy, the noisy-label method. Before each training epoch after the warm-up,
+:meth:`~TrainingEngine.begin_epoch` runs, in the paper's order,
+
+1. the score pass: raw logits z of every training sample, no grad;
+2. the outer step for the previous epoch on D_bc (reusing those logits), then
+   the EMA of the adjustment alpha;
+3. selection and correction by the strategy on ``z - alpha``;
+4. the balanced clean subset D_bc, which is also the trusted set of the
+   meta-learning strategies (unless the user gave one);
+5. the prior re-estimation;
+
+and each mini-batch is step 6: the strategy's training step with alpha in the
+clean samples' loss. After the last epoch the same update runs once more, so
+that the fitted tau, alpha and label verdicts describe the trained model. The
+math lives in :mod:`sklearn_unlocker.adjustment`; the methods in
+:mod:`sklearn_unlocker.strategies`.
+
+The internal skorch net (:class:`~sklearn_unlocker._net.TrainingNet`) is given
+the engine at construction and calls it through skorch's hooks; the interface
+it calls is :class:`Procedure`. Hyperparameters travel one way: the estimator
+builds a :class:`Config`, the engine reads only that.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .adjustment import (
+    balanced_clean_subset,
+    ema_update,
+    estimate_prior,
+    initial_prior,
+    solve_tau,
+)
+from .strategies import BatchTargets, Split, TrainingContext
+
+__all__ = ["ROWS", "Config", "Procedure", "Row", "TrainingEngine", "TrustedSet"]
+
+
+@dataclass(frozen=True)
+class Row:
+    """Where the adjustment alpha is used, for one ``logit_adjustment`` value."""
+
+    in_selection: bool
+    in_loss: bool
+    in_prediction: bool
+    learns_tau: bool
+    #: re-estimates the prior each epoch and smooths alpha by the EMA; the fixed-tau rows
+    #: are standard logit adjustment instead: the prior of the given labels, alpha fixed
+    adapts: bool = True
+
+
+#: The paper's four rows (Table 5): NLL alone, + post-hoc LA, + LA (fixed tau), + Unlocker.
+ROWS = {
+    "none": Row(in_selection=False, in_loss=False, in_prediction=False, learns_tau=False),
+    "posthoc": Row(in_selection=False, in_loss=False, in_prediction=True, learns_tau=False,
+                   adapts=False),
+    "loss": Row(in_selection=True, in_loss=True, in_prediction=False, learns_tau=False,
+                adapts=False),
+    "unlocker": Row(in_selection=True, in_loss=True, in_prediction=True, learns_tau=True),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the engine needs to know, built by the estimator from its parameters.
+
+    The Unlocker fields (tau to max_prior_change) default to values that leave the
+    row "none" inert; ``bc_fraction=0`` with ``bc_min_per_class=k`` makes D_bc the
+    k lowest-loss samples of each class (the meta estimators' trusted set).
+    """
+
+    row: Row
+    warmup_epochs: int
+    max_epochs: int
+    batch_size: int
+    tau: float = 1.0
+    tau_solver: str = "sgd"
+    tau_lr: float = 0.5
+    tau_steps: int = 1
+    tau_bounds: tuple = (-1.0, 3.0)
+    ema_beta: float = 0.5
+    prior: object = "observed"  # a mode name or a fixed prior array
+    max_prior_change: float = 2.0
+    bc_fraction: float = 0.15
+    bc_min_per_class: int = 3
+    mixup_alpha: float = 0.0
+    augment: object = None
+
+
+@dataclass
+class Record:
+    """What the engine learned, epoch by epoch, and where its time went."""
+
+    tau: list = field(default_factory=list)
+    prior: list = field(default_factory=list)
+    imbalance_ratio: list = field(default_factory=list)
+    clean_fraction: list = field(default_factory=list)
+    trusted_size: list = field(default_factory=list)
+    empty_prior_classes: set = field(default_factory=set)
+    epochs_with_empty_class: int = 0
+    tau_clipped: int = 0
+    seconds: dict = field(default_factory=lambda: {"score_pass": 0.0, "selection": 0.0,
+                                                   "unlocker": 0.0})
+
+
+class Procedure:
+    """The interface :class:`~sklearn_unlocker._net.TrainingNet` calls (skorch hooks only).
+
+    ``extra_modules(module)`` from ``initialize_module``; ``begin_training(net)``
+    from ``on_train_begin``; ``begin_epoch(net)`` from ``on_epoch_begin``;
+    ``train_step(net, X, indices)`` from ``train_step_single`` (forward, loss,
+    backward; returns skorch's ``{"loss", "y_pred"}``); ``loss(y_pred, indices)``
+    from ``get_loss``; ``end_training(net)`` from ``on_train_end``.
+    """
+
+    def extra_modules(self, module):
+        raise NotImplementedError
+
+    def begin_training(self, net):
+        raise NotImplementedError
+
+    def begin_epoch(self, net):
+        raise NotImplementedError
+
+    def train_step(self, net, X, indices):
+        raise NotImplementedError
+
+    def loss(self, y_pred, indices):
+        raise NotImplementedError
+
+    def end_training(self, net):
+        raise NotImplementedError
+
+
+class TrustedSet:
+    """The trusted (clean, class-balanced) set of the meta-learning strategies.
+
+    The user's set when given, else the epoch's D_bc, drawn from the training
+    data. Batches are class-balanced: a set with as many samples of each class (D_bc
+    of the meta estimators) is drawn from uniformly; in another (D_bc inside
+    Unlocker keeps 15% of each class) rows are drawn without replacement with
+    probability inversely proportional to their class's size in the set.
+
+    Attributes
+    ----------
+    source : {"user", "auto"}
+    indices : ndarray of int
+        The training positions in the set ("auto"), else empty.
+    """
+
+    def __init__(self, X_train, y_train, *, X=None, y=None, device="cpu", generator=None):
+        self.source = "auto" if X is None else "user"
+        self._X_train, self._y_train = X_train, np.asarray(y_train)
+        self._X = X
+        self._y = None if y is None else np.asarray(y)
+        self.device = device
+        self.generator = generator
+        self.indices = np.empty(0, dtype=np.intp)
+        self.member = torch.zeros(len(self._y_train), dtype=torch.bool, device=device)
+        self._weights = None if y is None else self._class_weights(self._y)
+
+    @staticmethod
+    def _class_weights(labels):
+        """Per-row draw weights, or None when every class has as many rows (uniform)."""
+        sizes = np.bincount(labels)
+        if len(np.unique(sizes[sizes > 0])) <= 1:
+            return None
+        return torch.as_tensor(1.0 / sizes[labels], dtype=torch.float64)
+
+    def refresh(self, indices):
+        """Make the automatic set these training positions (a user set stays as given)."""
+        if self.source == "user":
+            return
+        self.indices = np.asarray(indices, dtype=np.intp)
+        self.member = torch.zeros(len(self._y_train), dtype=torch.bool, device=self.device)
+        self.member[torch.as_tensor(self.indices, device=self.device)] = True
+        self._weights = self._class_weights(self._y_train[self.indices])
+
+    def __len__(self):
+        return len(self._y) if self.source == "user" else len(self.indices)
+
+    def contains(self, indices):
+        """Whether each training position is in the (automatic) set.
+
+        Parameters
+        ----------
+        indices : torch.Tensor of int64
+
+        Returns
+        -------
+        mask : torch.Tensor of bool
+        """
+        return self.member[indices]
+
+    def batch(self, size):
+        """A class-balanced random batch of the set, on the device.
+
+        Parameters
+        ----------
+        size : int
+            At most this many samples (at least one).
+
+        Returns
+        -------
+        X : torch.Tensor
+        y : torch.Tensor of int64
+        """
+        n = len(self)
+        size = max(1, min(size, n))
+        if self._weights is None:
+            rows = torch.randperm(n, generator=self.generator)[:size].numpy()
+        else:
+            rows = torch.multinomial(self._weights, size, replacement=False,
+                                     generator=self.generator).numpy()
+        if self.source == "user":
+            X, y = self._X[rows], self._y[rows]
+        else:
+            chosen = self.indices[rows]
+            X, y = self._X_train[chosen], self._y_train[chosen]
+        return X.to(self.device), torch.as_tensor(y, dtype=torch.long, device=self.device)
+
+
+class TrainingEngine(Procedure):
+    """State and per-epoch work of one fit: Algorithm 1 around a strategy.
+
+    Parameters
+    ----------
+    config : Config
+        Hyperparameters.
+    strategy : BaseStrategy
+        The noisy-label method (a fresh object, owned by this fit).
+    X : torch.Tensor
+        Training inputs (CPU).
+    y : ndarray of int
+        Encoded given labels.
+    sample_weight : ndarray or None
+    n_classes : int
+    device : str
+        Where the losses are computed.
+    random_state : numpy.random.RandomState
+        For the strategy and the outer step.
+    generator : torch.Generator
+        For the outer step's mini-batches and the trusted batches.
+    trusted : tuple of (torch.Tensor, ndarray), default=None
+        A trusted set from the user (inputs, encoded labels).
+    """
+
+    def __init__(self, config, strategy, *, X, y, sample_weight, n_classes, device,
+                 random_state, generator, trusted=None):
+        self.config = config
+        self.strategy = strategy
+        self.X = X
+        self.y = np.asarray(y)
+        self.sample_weight = sample_weight
+        self.n_classes = n_classes
+        self.device = device
+        self.random_state = random_state
+        self.generator = generator
+        self.record = Record()
+
+        self.fixed_prior = not isinstance(config.prior, str)
+        self.prior = initial_prior(config.prior, self.y, n_classes, adapts=config.row.adapts,
+                                   sample_weight=sample_weight)
+        self.tau = float(config.tau)
+        self.alpha = self.tau * np.log(self.prior)
+        self.split = None
+        self.bc_indices = None
+        X_trusted, y_trusted = (None, None) if trusted is None else trusted
+        self.trusted = TrustedSet(X, self.y, X=X_trusted, y=y_trusted, device=device,
+                                  generator=generator)
+
+        self.y_t = torch.as_tensor(self.y, dtype=torch.long, device=device)
+        weights = np.ones(len(self.y)) if sample_weight is None else sample_weight
+        self.weight_t = torch.as_tensor(weights, dtype=torch.float32, device=device)
+        self.context = TrainingContext(
+            epoch=0, max_epochs=config.max_epochs, warmup_epochs=config.warmup_epochs,
+            prior=self.prior, augment=config.augment, mixup_alpha=config.mixup_alpha,
+            random_state=random_state, generator=generator, inputs=X, labels=self.y,
+            n_classes=n_classes, trusted=self.trusted,
+        )
+        self._set_targets(None)
+
+    # --- the net's hooks ------------------------------------------------------------
+
+    def extra_modules(self, module):
+        return self.strategy.extra_modules(module)
+
+    def begin_training(self, net):
+        self.strategy.prepare(net, self.context)
+
+    def begin_epoch(self, net):
+        epoch = len(net.history)  # skorch has just opened this epoch's row: 1-based
+        if epoch > self.config.warmup_epochs:
+            self._update(net)
+        self.context.epoch, self.context.prior = epoch, self.prior
+        self._log(net, in_warmup=epoch <= self.config.warmup_epochs)
+
+    def end_training(self, net):
+        """Outer step and selection on the final model, so tau_, alpha and the label issues
+        describe what was trained (Algorithm 1 ends each epoch with the outer step)."""
+        self._update(net)
+
+    # --- Algorithm 1, steps 1-5 -------------------------------------------------------
+
+    def _update(self, net):
+        seconds = self.record.seconds
+        start = time.perf_counter()
+        scores = self.strategy.score_training(net, self.X, self.y)  # 1. (n_networks, n, C)
+        logits = scores.mean(dim=0)
+        seconds["score_pass"] += time.perf_counter() - start
+
+        start = time.perf_counter()
+        self._outer_step(logits)  # 2.
+        seconds["unlocker"] += time.perf_counter() - start
+
+        start = time.perf_counter()
+        if self.config.row.in_selection:  # 3.
+            shift = torch.as_tensor(self.alpha, dtype=logits.dtype)
+            scores, selection_logits = scores - shift, logits - shift
+        else:
+            selection_logits = logits
+        split = self.strategy.split(scores[0] if self.strategy.n_networks == 1 else scores,
+                                    self.y, sample_weight=self.sample_weight,
+                                    random_state=self.random_state)
+        self.split = split._replace(**{name: np.asarray(getattr(split, name))
+                                       for name in Split._fields})
+        seconds["selection"] += time.perf_counter() - start
+
+        start = time.perf_counter()
+        self.bc_indices = balanced_clean_subset(  # 4.
+            self.split.clean_proba, self.split.clean_mask, self.y, self.n_classes,
+            fraction=self.config.bc_fraction, min_per_class=self.config.bc_min_per_class,
+        )
+        own = self.strategy.select_trusted(self.split, self.y, self.n_classes,
+                                           self.random_state)
+        self.trusted.refresh(self.bc_indices if own is None else own)
+        self._estimate_prior(selection_logits)  # 5.
+        seconds["unlocker"] += time.perf_counter() - start
+        self._set_targets(self.split)
+
+    def _outer_step(self, logits):
+        """Step 2: new tau on D_bc (from the previous epoch), then the EMA of alpha."""
+        config = self.config
+        if config.row.learns_tau and self.bc_indices is not None and len(self.bc_indices):
+            self.tau, clipped = solve_tau(
+                self.tau, logits.numpy()[self.bc_indices], np.log(self.prior),
+                self.y[self.bc_indices], solver=config.tau_solver, lr=config.tau_lr,
+                steps=config.tau_steps, batch_size=config.batch_size,
+                bounds=config.tau_bounds, random_state=self.random_state,
+            )
+            self.record.tau_clipped += int(clipped)
+        if config.row.adapts:
+            self.alpha = ema_update(self.alpha, self.tau * np.log(self.prior), config.ema_beta)
+
+    def _estimate_prior(self, selection_logits):
+        """Step 5: the class prior from the cleaned labels."""
+        if self.fixed_prior or not self.config.row.adapts:
+            return
+        prior, empty = estimate_prior(
+            self.config.prior, self.y, self.n_classes, clean_mask=self.split.clean_mask,
+            corrected_labels=self.split.corrected_labels, selection_logits=selection_logits,
+            previous=self.prior, max_change=self.config.max_prior_change,
+            sample_weight=self.sample_weight,
+        )
+        if empty.any():
+            self.record.epochs_with_empty_class += 1
+            self.record.empty_prior_classes.update(np.flatnonzero(empty).tolist())
+        self.prior = prior
+
+    # --- step 6: the loss -------------------------------------------------------------
+
+    def _set_targets(self, split):
+        """Per-sample training tensors for the coming epoch (a batch indexes into them)."""
+        n = len(self.y)
+        if split is None:  # warm-up: every sample is clean, with its given label
+            weights = np.ones(n)
+            clean, corrected, confidence, extra = np.ones(n, dtype=bool), self.y, np.ones(n), {}
+        else:
+            weights = np.asarray(self.strategy.training_weights(split), dtype=np.float64)
+            clean, corrected, confidence = split.clean_mask, split.corrected_labels, \
+                split.confidence
+            extra = self.strategy.batch_fields(split)
+        sample_weight = np.ones(n) if self.sample_weight is None else self.sample_weight
+        clean = np.asarray(clean, dtype=bool)
+        self.unit_weight = bool(np.all(sample_weight * weights == 1.0))
+        as_tensor = torch.as_tensor
+        device = self.device
+        self.epoch_tensors = {
+            **{name: as_tensor(np.asarray(value), device=device) for name, value in extra.items()},
+            "target": as_tensor(np.where(clean, self.y, corrected), dtype=torch.long,
+                                device=device),
+            "weight": as_tensor(sample_weight * weights, dtype=torch.float32, device=device),
+            "clean_mask": as_tensor(clean, device=device),
+            "labels": self.y_t,
+            "corrected_labels": as_tensor(corrected, dtype=torch.long, device=device),
+            "confidence": as_tensor(confidence, dtype=torch.float32, device=device),
+            "sample_weight": self.weight_t,
+        }
+        self.loss_adjustment = (as_tensor(self.alpha, dtype=torch.float32, device=device)
+                                if self.config.row.in_loss else None)
+
+    def _targets(self, indices):
+        return BatchTargets(indices.to(self.device), self.epoch_tensors, self.loss_adjustment,
+                            self.unit_weight)
+
+    def train_step(self, net, X, indices):
+        """One mini-batch: the strategy's loss, then backward (skorch steps the optimizer).
+
+        A strategy that sets the gradients itself (the meta-learning ones) returns a
+        loss without grad, and nothing is back-propagated here.
+        """
+        loss, logits = self.strategy.train_step(net, X.to(net.device), self._targets(indices),
+                                                self.context)
+        if loss.requires_grad:
+            loss.backward()
+        return {"loss": loss, "y_pred": logits}
+
+    def loss(self, y_pred, indices):
+        """The strategy's loss of logits ``y_pred`` for the samples at ``indices``."""
+        return self.strategy.loss(y_pred, self._targets(indices))
+
+    # --- bookkeeping ------------------------------------------------------------------
+
+    def _log(self, net, in_warmup):
+        record = self.record
+        ratio = float(self.prior.max() / self.prior.min())
+        clean = 1.0 if self.split is None else float(self.split.clean_mask.mean())
+        record.tau.append(self.tau)
+        record.prior.append(self.prior.copy())
+        record.imbalance_ratio.append(ratio)
+        record.clean_fraction.append(clean)
+        record.trusted_size.append(0 if in_warmup else len(self.trusted))
+        net.history.record("tau", self.tau)
+        net.history.record("est_ir", ratio)
+        net.history.record("clean", clean)
+
+    def timings(self):
+        """Seconds per part of the engine's work, plus the strategy's own (``seconds_``)."""
+        return {**self.record.seconds, **getattr(self.strategy, "seconds_", {})}

@@ -1,0 +1,211 @@
+"""Dynamic Loss (Jiang et al., "Dynamic Loss For Robust Learning") as a strategy."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from torch import nn
+
+from .._rows import row_cross_entropy, row_softmax
+from ._base import Split
+from ._functional import forward_at, parameters_of, step_parameters
+from ._meta import MetaStrategy
+from ._meta_math import corrected_targets, dynamic_loss, hierarchical_meta_indices, loss_bins
+
+__all__ = ["DynamicLossStrategy", "LabelCorrector", "MarginGenerator"]
+
+
+class LabelCorrector(nn.Module):
+    """g(r | y): a one-hot loss bin to one sigmoid weight per class (Eq. 3).
+
+    Two-layer MLP with "sibling" sigmoid outputs, one per class; the weight of a
+    sample is the output of its given class. The last bias starts at 4 (weights
+    near 0.98) as in the public code, so training starts on the given labels.
+
+    Parameters
+    ----------
+    n_bins : int
+        R, the number of loss bins.
+    n_classes : int
+    hidden_units : int, default=100
+    """
+
+    def __init__(self, n_bins, n_classes, hidden_units=100):
+        super().__init__()
+        self.n_bins = n_bins
+        self.mlp = nn.Sequential(nn.Linear(n_bins, hidden_units), nn.ReLU(),
+                                 nn.Linear(hidden_units, n_classes))
+        nn.init.constant_(self.mlp[2].bias, 4.0)
+
+    def forward(self, bins, labels):
+        onehot = nn.functional.one_hot(bins, self.n_bins).float()
+        return torch.sigmoid(self.mlp(onehot)).gather(1, labels[:, None])[:, 0]
+
+    def table(self):
+        """g for every bin (rows) and class (columns)."""
+        with torch.no_grad():
+            eye = torch.eye(self.n_bins, device=self.mlp[0].weight.device)
+            return torch.sigmoid(self.mlp(eye)).cpu().numpy()
+
+
+class MarginGenerator(nn.Module):
+    """q = MLP(ones): learnable additive per-class margins (Eq. 5), starting at 0.
+
+    Parameters
+    ----------
+    n_classes : int
+    hidden_units : int, default=100
+    """
+
+    def __init__(self, n_classes, hidden_units=100):
+        super().__init__()
+        self.register_buffer("ones", torch.ones(1, n_classes))
+        self.mlp = nn.Sequential(nn.Linear(n_classes, hidden_units), nn.ReLU(),
+                                 nn.Linear(hidden_units, n_classes))
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(self.mlp[2].bias)
+
+    def forward(self):
+        return self.mlp(self.ones)[0]
+
+
+class DynamicLossStrategy(MetaStrategy):
+    """Dynamic Loss: a meta-learned label corrector and per-class margins.
+
+    The classifier trains on ``CE(y*, f(x) + q)`` (Eq. 2): per-class additive
+    margins ``q`` from a margin generator and corrected targets
+    ``y* = g(r | y) y + (1 - g(r | y)) y'`` (Eq. 3), where ``r`` is the sample's
+    loss bin within its class, ``g`` a class-wise label corrector and ``y'`` a
+    hard Gumbel-softmax of the classifier's prediction. Each step: a virtual
+    step of the classifier (Eq. 7), a meta step of the corrector and margin
+    generator on a trusted batch through it (Eq. 8, second order), then the real
+    step (Eq. 9). A sample is "clean" when ``g(r | y) >= 0.5``; the others are
+    corrected to the prediction's argmax.
+
+    Inside Unlocker (``UnlockerClassifier(strategy="dynamic_loss")``): the loss
+    bins rank the adjusted losses, alpha is added to the logits of the dynamic
+    loss beside the learned margins (``f(x) + alpha + q``: the margins learn what
+    alpha leaves, starting from 0), ``y'`` is drawn from ``z - alpha``, and
+    predictions use ``z - alpha`` like every Unlocker row.
+
+    Parameters
+    ----------
+    max_bins : int, default=100
+        R, loss bins per class (Table 7: 100 on CIFAR-10); at most the size of the
+        largest class.
+    meta_lr : float, default=3e-3
+        Adam learning rate of the corrector and margin generator (Table 7).
+    inner_lr : float, default=0.1
+        Step size of the virtual SGD step (the classifier's SGD rate in Table 7).
+    meta_hidden_units : int, default=100
+        Width of the corrector's and the margin generator's hidden layer.
+    meta_set : {"balanced_clean", "hierarchical"}, default="balanced_clean"
+        The trusted (meta) set: the engine's D_bc (or the user's set), or the
+        paper's hierarchical sampling (``m0``, ``m1``).
+    m0, m1 : float, default=0.5, 0.25
+        Hierarchical sampling, as fractions of the smallest class size (Table 7):
+        ``max(1, m0 n_min)`` random samples per class, of which the
+        ``max(1, m1 n_min)`` lowest-loss form the meta set.
+
+    Attributes
+    ----------
+    label_corrector_, margin_generator_ : torch.nn.Module
+        After a fit: the trained meta networks.
+    seconds_ : dict
+        Seconds in the meta steps.
+    """
+
+    _parameter_constraints = {
+        "max_bins": [Interval(Integral, 1, None, closed="left")],
+        "meta_lr": [Interval(Real, 0, None, closed="neither")],
+        "inner_lr": [Interval(Real, 0, None, closed="neither")],
+        "meta_hidden_units": [Interval(Integral, 1, None, closed="left")],
+        "meta_set": [StrOptions({"balanced_clean", "hierarchical"})],
+        "m0": [Interval(Real, 0, 1, closed="right")],
+        "m1": [Interval(Real, 0, 1, closed="right")],
+    }
+
+    def __init__(self, max_bins=100, meta_lr=3e-3, inner_lr=0.1, meta_hidden_units=100,
+                 meta_set="balanced_clean", m0=0.5, m1=0.25):
+        self.max_bins = max_bins
+        self.meta_lr = meta_lr
+        self.inner_lr = inner_lr
+        self.meta_hidden_units = meta_hidden_units
+        self.meta_set = meta_set
+        self.m0 = m0
+        self.m1 = m1
+
+    def build_meta(self, net, context):
+        n_bins = int(min(self.max_bins, np.bincount(context.labels).max()))
+        return {"label_corrector": LabelCorrector(n_bins, context.n_classes,
+                                                  self.meta_hidden_units),
+                "margin_generator": MarginGenerator(context.n_classes, self.meta_hidden_units)}
+
+    # --- the verdict and the meta set ---------------------------------------------------
+
+    def split(self, logits, y, *, sample_weight=None, random_state=None):
+        y = np.asarray(y)
+        y_t = torch.as_tensor(y, dtype=torch.long)
+        self._losses = row_cross_entropy(logits.to(torch.float64), y_t).numpy()
+        self._bins = loss_bins(self._losses, y, len(logits[0]), self.label_corrector_.n_bins)
+        device = self.label_corrector_.mlp[0].weight.device
+        with torch.no_grad():
+            g = self.label_corrector_(torch.as_tensor(self._bins, device=device),
+                                      y_t.to(device)).cpu().double().numpy()
+        clean = g >= 0.5
+        confidence, prediction = row_softmax(logits).max(dim=1)
+        corrected = np.where(clean, y, prediction.numpy())
+        return Split(np.exp(-self._losses), clean, corrected,
+                     np.where(clean, 1.0, confidence.double().numpy()))
+
+    def batch_fields(self, split):
+        return {"loss_bin": self._bins}
+
+    def select_trusted(self, split, y, n_classes, random_state):
+        if self.meta_set == "balanced_clean":
+            return None
+        return hierarchical_meta_indices(self._losses, y, n_classes, self.m0, self.m1,
+                                         random_state)
+
+    # --- the update rule ----------------------------------------------------------------
+
+    def _targets(self, logits, targets):
+        """y* = g(r|y) * y + (1 - g(r|y)) * y', y' a hard Gumbel-softmax of the prediction."""
+        prediction = logits.detach()
+        if targets.adjustment is not None:
+            prediction = prediction - targets.adjustment
+        prediction = nn.functional.gumbel_softmax(prediction, hard=True)
+        labels = targets.labels
+        onehot = nn.functional.one_hot(labels, logits.shape[1]).to(logits.dtype)
+        return corrected_targets(onehot, self.label_corrector_(targets.loss_bin, labels),
+                                 prediction)
+
+    @staticmethod
+    def _adjusted(logits, targets):
+        return logits if targets.adjustment is None else logits + targets.adjustment
+
+    def meta_step(self, net, X, targets, context):
+        module = net.module_
+        params = parameters_of(module)
+        weights = targets.sample_weight
+        X_c, y_c = context.trusted.batch(len(X))
+        # Eq. 7: virtual step of the classifier on the dynamic loss (second order)
+        logits = module(X)
+        loss = dynamic_loss(self._adjusted(logits, targets), self.margin_generator_(),
+                            self._targets(logits, targets), weights)
+        grads = torch.autograd.grad(loss, list(params.values()), create_graph=True,
+                                    allow_unused=True)
+        ahead = step_parameters(params, grads, self.inner_lr)
+        # Eq. 8: meta step on the trusted batch
+        meta_loss = nn.functional.cross_entropy(forward_at(module, ahead, X_c), y_c)
+        self.step_meta(torch.autograd.grad(meta_loss, self.meta_parameters(),
+                                           allow_unused=True))
+        # Eq. 9: real step with the updated corrector and margins
+        with torch.no_grad():
+            corrected = self._targets(logits, targets)
+            margins = self.margin_generator_()
+        logits = module(X)
+        loss = dynamic_loss(self._adjusted(logits, targets), margins, corrected, weights)
+        loss.backward(inputs=list(params.values()))
+        return loss.detach(), logits.detach()

@@ -1,0 +1,287 @@
+"""Meta label correction as a strategy: MLC, MLC-D and EBOMLC (one update rule each)."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from torch import nn
+
+from .._rows import row_cross_entropy
+from ._base import Split
+from ._functional import PenultimateTap, forward_at, parameters_of, step_parameters
+from ._meta import MetaStrategy, penultimate_features
+from ._meta_math import ebomlc_beta, mixture_upper_loss, mlcd_beta, soft_cross_entropy
+
+__all__ = ["MetaLabelModel", "MetaLabelStrategy"]
+
+
+class MetaLabelModel(nn.Module):
+    """The meta model g(h(x), y): features and a label embedding to a class distribution.
+
+    A label embedding (C x ``embedding_dim``) is concatenated with the features
+    and fed to a three-layer MLP. A learnable skip connection adds
+    ``label_logit * onehot(y)`` to the output logits, starting at 3, so that the
+    untrained model mostly returns the given label (training starts as
+    cross-entropy on the given labels rather than on uniform targets).
+
+    Parameters
+    ----------
+    n_features : int
+        Width of h(x).
+    n_classes : int
+    embedding_dim : int, default=128
+    hidden_units : int, default=128
+    """
+
+    def __init__(self, n_features, n_classes, embedding_dim=128, hidden_units=128):
+        super().__init__()
+        self.embedding = nn.Embedding(n_classes, embedding_dim)
+        self.mlp = nn.Sequential(
+            nn.Linear(n_features + embedding_dim, hidden_units), nn.Tanh(),
+            nn.Linear(hidden_units, hidden_units), nn.Tanh(),
+            nn.Linear(hidden_units, n_classes),
+        )
+        self.label_logit = nn.Parameter(torch.tensor(3.0))
+
+    def forward(self, features, labels):
+        logits = self.mlp(torch.cat([features, self.embedding(labels)], dim=1))
+        onehot = nn.functional.one_hot(labels, logits.shape[1]).to(logits.dtype)
+        return torch.softmax(logits + self.label_logit * onehot, dim=1)
+
+
+class MetaLabelStrategy(MetaStrategy):
+    """Meta label correction: a meta model corrects each noisy label, a trusted set teaches it.
+
+    A meta model g(h(x), y) turns each noisy sample's features ``h(x)`` (the
+    input of the main module's last Linear layer, detached, or a user
+    ``feature_extractor``) and given label into a corrected label distribution;
+    the main model trains on those (the lower loss G, soft cross-entropy) while
+    the trusted set drives the meta model (the upper loss F):
+
+    - "mlc" (Zheng et al. 2021): the meta parameters follow the gradient of F at
+      a one-step look-ahead ``w' = w - inner_lr * grad_w G`` (second order
+      through w'); then w takes a step on G.
+    - "mlc_d": BOME's dynamic barrier on MLC (EBOMLC's Algorithm 1): k = 5 inner
+      SGD steps (first order), ``Q = G(w) - G(w_k)``, ``beta`` of Eq. 7; w steps on
+      ``grad_w F + beta grad_w Q``, the meta model on ``beta grad_a Q``.
+    - "ebomlc" (Nguyen et al.): one inner step (Eq. 8), the mixture upper loss
+      (Eq. 9, ``rho``), the alignment-aware barrier (Eqs. 10-11, ``delta``) and
+      the scaled step (Eq. 12, ``xi``), first order throughout.
+
+    Inside Unlocker (``UnlockerClassifier(strategy="ebomlc")``, a combination no
+    paper has): the trusted set is D_bc unless ``fit`` gets one; the lower loss
+    takes ``z + alpha`` where the row puts alpha in the loss (the logit-adjusted
+    loss on corrected targets); the upper loss on the class-balanced trusted set
+    takes the raw ``z``, which is the balanced classifier under an adjusted loss.
+    A sample is "clean" for the prior and D_bc when the meta model keeps its
+    given label; its clean probability (which ranks D_bc) is the softmax
+    probability of its given label under the (adjusted) logits.
+
+    Parameters
+    ----------
+    method : {"ebomlc", "mlc", "mlc_d"}, default="ebomlc"
+    rho : float in (0, 1), default=0.2
+        EBOMLC's mixture weight of the main model in the upper loss (the paper's 0.2).
+    delta : float, default=0.25
+        Barrier scale (the paper's 0.25).
+    xi : float in (0, 1], default=0.5
+        EBOMLC's scale of the noisy direction (the paper's 0.5).
+    meta_lr : float, default=3e-4
+        Adam learning rate of the meta model (the paper's 3e-4).
+    inner_lr : float, default=0.1
+        Step size of the look-ahead / inner SGD steps (the papers' main SGD rate).
+    feature_extractor : callable, default=None
+        Maps a batch of X (a tensor on the device) to features h(x); default: the
+        input of the main module's last Linear layer.
+    meta_hidden_units : int, default=128
+        Width of the meta model's MLP (and of its label embedding).
+
+    Attributes
+    ----------
+    meta_model_ : MetaLabelModel
+        After a fit: the trained meta model.
+    betas_ : list of (int, float)
+        (epoch, barrier coefficient) of every "mlc_d" / "ebomlc" step.
+    seconds_ : dict
+        Seconds in the meta steps.
+    """
+
+    _parameter_constraints = {
+        "method": [StrOptions({"ebomlc", "mlc", "mlc_d"})],
+        "rho": [Interval(Real, 0, 1, closed="neither")],
+        "delta": [Interval(Real, 0, None, closed="neither")],
+        "xi": [Interval(Real, 0, 1, closed="right")],
+        "meta_lr": [Interval(Real, 0, None, closed="neither")],
+        "inner_lr": [Interval(Real, 0, None, closed="neither")],
+        "feature_extractor": [None, callable],
+        "meta_hidden_units": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, method="ebomlc", rho=0.2, delta=0.25, xi=0.5, meta_lr=3e-4,
+                 inner_lr=0.1, feature_extractor=None, meta_hidden_units=128):
+        self.method = method
+        self.rho = rho
+        self.delta = delta
+        self.xi = xi
+        self.meta_lr = meta_lr
+        self.inner_lr = inner_lr
+        self.feature_extractor = feature_extractor
+        self.meta_hidden_units = meta_hidden_units
+
+    def build_meta(self, net, context):
+        probe = context.inputs[:2].to(net.device)
+        module = net.module_
+        if self.feature_extractor is not None:
+            with torch.no_grad():
+                width = int(np.prod(torch.as_tensor(self.feature_extractor(probe)).shape[1:]))
+        else:
+            was_training = module.training
+            with torch.no_grad(), PenultimateTap(module) as tap:
+                module.eval()
+                module(probe)
+            module.train(was_training)
+            width = int(np.prod(tap.features.shape[1:]))
+        self.betas_ = []
+        return {"meta_model": MetaLabelModel(width, context.n_classes, self.meta_hidden_units,
+                                             self.meta_hidden_units)}
+
+    # --- the score pass and the verdict --------------------------------------------------
+
+    def score_training(self, net, X, y, batch_size=1024):
+        """Logits of every training sample and, beside them, the meta model's corrections."""
+        module, device = net.module_, net.device
+        was_training = module.training
+        module.eval()
+        logits, corrections, confidence = [], [], []
+        with torch.no_grad():
+            for start in range(0, len(X), batch_size):
+                batch = X[start:start + batch_size].to(device)
+                labels = torch.as_tensor(y[start:start + batch_size], dtype=torch.long,
+                                         device=device)
+                features, z = penultimate_features(module, batch, self.feature_extractor)
+                best, choice = self.meta_model_(features, labels).max(dim=1)
+                logits.append(z.float().cpu())
+                corrections.append(choice.cpu())
+                confidence.append(best.double().cpu())
+        module.train(was_training)
+        self._corrections = torch.cat(corrections).numpy()
+        self._confidence = torch.cat(confidence).numpy()
+        return torch.cat(logits)[None]
+
+    def split(self, logits, y, *, sample_weight=None, random_state=None):
+        y = np.asarray(y)
+        clean = self._corrections == y
+        clean_proba = torch.exp(-row_cross_entropy(
+            logits.to(torch.float64), torch.as_tensor(y, dtype=torch.long))).numpy()
+        return Split(clean_proba, clean, self._corrections.copy(),
+                     np.where(clean, 1.0, self._confidence))
+
+    # --- the update rules ---------------------------------------------------------------
+
+    def meta_step(self, net, X, targets, context):
+        step = {"mlc": self._mlc_step, "mlc_d": self._mlc_d_step,
+                "ebomlc": self._ebomlc_step}[self.method]
+        return step(net, X, targets, context)
+
+    def _lower_loss(self, logits, features, targets):
+        """G: soft cross-entropy of the main model against the meta model's corrections."""
+        if targets.adjustment is not None:
+            logits = logits + targets.adjustment
+        return soft_cross_entropy(logits, self.meta_model_(features, targets.labels),
+                                  targets.sample_weight)
+
+    def _mlc_step(self, net, X, targets, context):
+        """MLC: meta step through a one-step look-ahead (second order), then w on G."""
+        module = net.module_
+        params = parameters_of(module)
+        X_c, y_c = context.trusted.batch(len(X))
+        features, logits = penultimate_features(module, X, self.feature_extractor)
+        G = self._lower_loss(logits, features, targets)
+        grads = torch.autograd.grad(G, list(params.values()), create_graph=True,
+                                    allow_unused=True)
+        ahead = step_parameters(params, grads, self.inner_lr)
+        F = nn.functional.cross_entropy(forward_at(module, ahead, X_c), y_c)
+        self.step_meta(torch.autograd.grad(F, self.meta_parameters(), allow_unused=True))
+        G = self._lower_loss(module(X), features, targets)  # with the updated meta model
+        G.backward(inputs=list(params.values()))
+        return G.detach(), logits.detach()
+
+    def _value_gap(self, net, X, targets, context, inner_steps):
+        """BOME's first-order value-function gap ``Q = G(w, a) - G(w_k, a)``.
+
+        Returns the main model's features and logits on the batch and the
+        gradients of Q with respect to the main and the meta parameters.
+        """
+        module = net.module_
+        params = parameters_of(module)
+        meta_params = self.meta_parameters()
+        features, logits = penultimate_features(module, X, self.feature_extractor)
+        G = self._lower_loss(logits, features, targets)
+        grad_G_w = torch.autograd.grad(G, list(params.values()), retain_graph=True,
+                                       allow_unused=True)
+        grad_G_a = torch.autograd.grad(G, meta_params, allow_unused=True)
+        # the inner loop, first order: w_(k) is a constant
+        inner = {name: p.detach() for name, p in params.items()}
+        grads = grad_G_w
+        for step in range(inner_steps):
+            inner = {name: value.detach().requires_grad_() for name, value in
+                     step_parameters(inner, [None if g is None else g.detach() for g in grads],
+                                     self.inner_lr).items()}
+            if step + 1 < inner_steps:  # the next inner step on a fresh noisy batch
+                X_k, rows_k = self.noisy_batch(context, len(X))
+                X_k = X_k.to(X.device)
+                with PenultimateTap(module) as tap:
+                    module(X_k)
+                G_k = self._lower_loss(forward_at(module, inner, X_k),
+                                       tap.features.reshape(len(X_k), -1),
+                                       targets.at(rows_k.to(X.device)))
+                grads = torch.autograd.grad(G_k, list(inner.values()), allow_unused=True)
+        G_ahead = self._lower_loss(forward_at(module, inner, X).detach(), features, targets)
+        grad_ahead_a = torch.autograd.grad(G_ahead, meta_params, allow_unused=True)
+        grad_Q_a = [None if a is None else a - (0 if b is None else b)
+                    for a, b in zip(grad_G_a, grad_ahead_a, strict=True)]
+        return features, logits, list(grad_G_w), grad_Q_a
+
+    def _mlc_d_step(self, net, X, targets, context):
+        """MLC-D: five first-order inner steps, plain upper loss, the barrier of Eq. 7."""
+        module = net.module_
+        params = list(parameters_of(module).values())
+        X_c, y_c = context.trusted.batch(len(X))
+        _, logits, grad_Q_w, grad_Q_a = self._value_gap(net, X, targets, context, 5)
+        F = nn.functional.cross_entropy(module(X_c), y_c)
+        grad_F_w = torch.autograd.grad(F, params, allow_unused=True)
+        beta = mlcd_beta(grad_F_w, grad_Q_w, grad_Q_a, self.delta)
+        self.betas_.append((context.epoch, beta))
+        self.set_main_grads(params, _combine(grad_F_w, grad_Q_w, beta))
+        self.step_meta(_combine([None] * len(grad_Q_a), grad_Q_a, beta))
+        return F.detach(), logits.detach()
+
+    def _ebomlc_step(self, net, X, targets, context):
+        """EBOMLC: one inner step, the mixture upper loss, the barrier of Eqs. 10-12."""
+        module = net.module_
+        params = list(parameters_of(module).values())
+        meta_params = self.meta_parameters()
+        X_c, y_c = context.trusted.batch(len(X))
+        _, logits, grad_Q_w, grad_Q_a = self._value_gap(net, X, targets, context, 1)
+        features_c, logits_c = penultimate_features(module, X_c, self.feature_extractor)
+        F = mixture_upper_loss(logits_c, self.meta_model_(features_c, y_c), y_c, self.rho)
+        grad_F = torch.autograd.grad(F, params + meta_params, allow_unused=True)
+        grad_F_w, grad_F_a = grad_F[:len(params)], grad_F[len(params):]
+        beta = ebomlc_beta(grad_F_w, grad_Q_w, grad_Q_a, self.delta)
+        self.betas_.append((context.epoch, beta))
+        scale = self.xi * beta
+        self.set_main_grads(params, _combine(grad_F_w, grad_Q_w, scale))
+        self.step_meta(_combine(grad_F_a, grad_Q_a, scale))
+        return F.detach(), logits.detach()
+
+
+def _combine(first, second, scale):
+    """``first + scale * second`` over lists of gradients (None counts as 0)."""
+    out = []
+    for a, b in zip(first, second, strict=True):
+        if a is None and b is None:
+            out.append(None)
+        else:
+            out.append((0 if a is None else a) + (0 if b is None else scale * b))
+    return out

@@ -1,0 +1,149 @@
+"""The one training engine: every method a strategy, the seams between net, engine and face."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from skorch.callbacks import Callback
+
+from sklearn_unlocker import (
+    DynamicLossClassifier,
+    MetaLabelCorrectionClassifier,
+    UnlockerClassifier,
+)
+from sklearn_unlocker._engine import TrustedSet
+from sklearn_unlocker.datasets import make_noisy_tabular
+from sklearn_unlocker.strategies import (
+    STRATEGIES,
+    DynamicLossStrategy,
+    MetaLabelStrategy,
+    MetaStrategy,
+    resolve_strategy,
+)
+
+FAST = dict(max_epochs=6, warmup_epochs=2, random_state=0)
+META = ["mlc", "mlc_d", "ebomlc", "dynamic_loss"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_noisy_tabular(n_samples_per_class=80, n_classes=4, n_features=6,
+                              n_informative=4, n_test_per_class=20, imbalance_ratio=5,
+                              noise_rate=0.3, random_state=0)
+
+
+@pytest.mark.parametrize("name", META)
+def test_meta_strategies_run_inside_unlocker(name, data):
+    clf = UnlockerClassifier(strategy=name, **FAST).fit(data.X_train, data.y_train)
+    proba = clf.predict_proba(data.X_test)
+    assert np.all(np.isfinite(proba))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert isinstance(clf.strategy_, MetaStrategy) and clf.timings_["meta"] > 0
+    # Unlocker worked around the method: tau learned, the prior re-estimated from its verdict
+    assert len(set(clf.tau_history_.round(6))) > 1
+    assert clf.prior_history_.shape == (6, 4)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(data.X_test), proba)
+
+
+def test_named_meta_strategies_are_configured_objects():
+    assert {"mlc", "mlc_d", "ebomlc", "dynamic_loss"} <= set(STRATEGIES)
+    assert resolve_strategy("mlc_d").method == "mlc_d"
+    assert isinstance(resolve_strategy("dynamic_loss"), DynamicLossStrategy)
+    assert resolve_strategy("dynamic_loss").meta_set == "balanced_clean"
+
+
+def test_inside_unlocker_the_trusted_batches_come_from_d_bc(data, monkeypatch):
+    drawn = []
+    original = TrustedSet.batch
+
+    def spy(self, size):
+        X, y = original(self, size)
+        drawn.append((self.source, set(self.indices.tolist()), X))
+        return X, y
+
+    monkeypatch.setattr(TrustedSet, "batch", spy)
+    X = data.X_train.astype(np.float32)
+    UnlockerClassifier(strategy="ebomlc", **FAST).fit(X, data.y_train)
+    assert drawn and all(source == "auto" for source, _, _ in drawn)
+    # every trusted row is a training row of the current D_bc
+    for _, members, batch in drawn[:5]:
+        rows = {int(np.flatnonzero((X == row.numpy()).all(axis=1))[0]) for row in batch}
+        assert rows <= members
+
+
+def test_user_trusted_set_reaches_the_meta_strategy_and_is_refused_elsewhere(data):
+    clean = ~data.noise_mask
+    rows = np.concatenate([np.flatnonzero(clean & (data.y_train_true == c))[:3]
+                           for c in range(4)])
+    trusted = dict(X_trusted=data.X_train[rows], y_trusted=data.y_train[rows])
+    clf = UnlockerClassifier(strategy="mlc", **FAST).fit(data.X_train, data.y_train, **trusted)
+    assert np.all(np.isfinite(clf.predict_proba(data.X_test)))
+    with pytest.raises(ValueError, match="meta-learning strategies only"):
+        UnlockerClassifier(**FAST).fit(data.X_train, data.y_train, **trusted)
+
+
+def test_trusted_batches_are_class_balanced_on_an_unbalanced_set():
+    y = np.repeat([0, 1, 2], [60, 10, 5])
+    X = torch.arange(len(y), dtype=torch.float32)[:, None]
+    trusted = TrustedSet(X, y, generator=torch.Generator().manual_seed(0))
+    trusted.refresh(np.arange(len(y)))
+    counts = np.zeros(3)
+    for _ in range(400):
+        _, labels = trusted.batch(3)
+        counts += np.bincount(labels.numpy(), minlength=3)
+    # uniform draws would give about 80% class 0; balanced ones a third each
+    np.testing.assert_allclose(counts / counts.sum(), [1 / 3] * 3, atol=0.08)
+    assert trusted.contains(torch.tensor([0, 74])).tolist() == [True, True]
+    balanced = TrustedSet(X, y, generator=torch.Generator().manual_seed(0))
+    balanced.refresh([0, 1, 60, 61, 70, 71])
+    assert balanced._weights is None  # as many per class: plain uniform draws
+    assert sorted(balanced.batch(10)[1].tolist()) == [0, 0, 1, 1, 2, 2]
+
+
+class _LossProbe(Callback):
+    """At the start of epoch 1 (warm-up), the net's get_loss on the first samples."""
+
+    def __init__(self, X):
+        self.X = torch.as_tensor(X)
+        self.seen = None
+
+    def on_epoch_begin(self, net, **kwargs):
+        if self.seen is None:
+            indices = torch.arange(8)
+            with torch.no_grad():
+                logits = net.module_(self.X[:8])
+                self.seen = (logits, float(net.get_loss(logits, indices)),
+                             net.procedure.alpha.copy())
+
+
+def test_get_loss_is_the_training_loss(data):
+    probe = _LossProbe(data.X_train.astype(np.float32))
+    UnlockerClassifier(callbacks=[probe], **FAST).fit(data.X_train, data.y_train)
+    logits, loss, alpha = probe.seen
+    # warm-up: every sample clean, alpha = tau log(prior) added for the adjusted loss
+    expected = F.cross_entropy(logits + torch.as_tensor(alpha, dtype=torch.float32),
+                               torch.as_tensor(np.searchsorted(np.unique(data.y_train),
+                                                               data.y_train[:8])))
+    assert loss == pytest.approx(float(expected), rel=1e-5)
+    assert np.all(alpha < 0) and np.ptp(alpha) > 0
+
+
+def test_faces_are_the_engine_with_their_strategy(data):
+    mlc = MetaLabelCorrectionClassifier(method="mlc_d", rho=0.3, **FAST)
+    mlc.fit(data.X_train, data.y_train)
+    assert isinstance(mlc.strategy_, MetaLabelStrategy)
+    assert (mlc.strategy_.method, mlc.strategy_.rho) == ("mlc_d", 0.3)
+    dl = DynamicLossClassifier(m0=0.4, **FAST).fit(data.X_train, data.y_train)
+    assert dl.strategy_.meta_set == "hierarchical" and dl.strategy_.m0 == 0.4
+    for clf in (mlc, dl):  # one table for every estimator
+        table = clf.find_label_issues()
+        assert list(table.columns) == ["given_label", "corrected_label", "clean_probability",
+                                       "is_label_issue"]
+        assert table["clean_probability"].between(0, 1).all()
+    # the faces do not adjust: predictions are the raw logits' softmax
+    logits = dl.net_.logits(torch.as_tensor(data.X_test[:5], dtype=torch.float32))
+    np.testing.assert_allclose(dl.predict_proba(data.X_test[:5]),
+                               torch.softmax(logits.double(), dim=1).numpy(), rtol=1e-6)
