@@ -9,7 +9,9 @@ reports, together with the reported tabular and MNIST-1D splits.
 A variant is a name from :data:`VARIANTS` or ``label:param=value,param=value``
 with Python values, e.g. ``"adam:optimizer=torch.optim.Adam,lr=1e-3"`` or
 ``"global:strategy=SmallLossStrategy(per_class=False)"``; it changes those
-parameters of ``UnlockerClassifier`` from its defaults. ``ce`` is plain
+parameters of ``UnlockerClassifier`` from its defaults, or, with
+``estimator=DynamicLossClassifier`` (or ``MetaLabelCorrectionClassifier``), of
+that estimator. ``ce`` is plain
 cross-entropy and ``cleanlab`` cleanlab's ``CleanLearning``, each with the same
 network and training recipe.
 """
@@ -30,7 +32,11 @@ from sklearn.metrics import balanced_accuracy_score
 
 import sklearn_unlocker.augment as augment_module
 import sklearn_unlocker.strategies as strategies_module
-from sklearn_unlocker import UnlockerClassifier
+from sklearn_unlocker import (
+    DynamicLossClassifier,
+    MetaLabelCorrectionClassifier,
+    UnlockerClassifier,
+)
 from sklearn_unlocker.metrics import shot_accuracy
 
 from .devdata import AUGMENT, load_family
@@ -66,6 +72,8 @@ SETTINGS = [
 
 #: names a variant's values may use
 NAMESPACE = {"torch": torch, "np": np, "None": None, "True": True, "False": False,
+             "DynamicLossClassifier": DynamicLossClassifier,
+             "MetaLabelCorrectionClassifier": MetaLabelCorrectionClassifier,
              **{name: getattr(strategies_module, name) for name in strategies_module.__all__},
              **{name: getattr(augment_module, name) for name in augment_module.__all__}}
 
@@ -121,8 +129,9 @@ def _fit(spec, setting, seed):
     if params is None:  # cleanlab around the cross-entropy network
         clf = CleanLearningPresent(n_classes, random_state=seed, **common)
     else:
-        clf = UnlockerClassifier(classes=np.arange(n_classes), random_state=seed,
-                                 **{**common, **params})
+        params = dict(params)
+        estimator = params.pop("estimator", UnlockerClassifier)
+        clf = estimator(classes=np.arange(n_classes), random_state=seed, **{**common, **params})
     clf.fit(data.X_train, data.y_train)
     seconds = time.perf_counter() - start
     y_pred = clf.predict(data.X_test)

@@ -46,6 +46,10 @@ METHODS = {
             dict(method="mlc")),
     "mlc_d": ("MLC-D (dynamic barrier, 5 inner steps), automatic trusted set",
               dict(method="mlc_d")),
+    "ebomlc+unlocker": ("EBOMLC inside Unlocker (trusted set D_bc; LA + learned tau)",
+                        dict(strategy="ebomlc")),
+    "dynamic_loss+unlocker": ("Dynamic Loss inside Unlocker (meta set D_bc; alpha beside the "
+                              "learned margins)", dict(strategy="dynamic_loss")),
     "clean_ce": ("cross-entropy on the TRUE labels (reference, not a method)", CE),
 }
 

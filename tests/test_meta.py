@@ -9,7 +9,12 @@ from sklearn_unlocker import DynamicLossClassifier, MetaLabelCorrectionClassifie
 from sklearn_unlocker.adjustment import balanced_clean_subset
 from sklearn_unlocker.datasets import make_noisy_tabular
 from sklearn_unlocker.strategies import DynamicLossStrategy, MetaStrategy
-from sklearn_unlocker.strategies._functional import PenultimateTap, forward_at, step_parameters
+from sklearn_unlocker.strategies._functional import (
+    PenultimateTap,
+    forward_at,
+    optimizer_step,
+    step_parameters,
+)
 from sklearn_unlocker.strategies._meta_math import (
     corrected_targets,
     dynamic_loss,
@@ -253,3 +258,36 @@ def test_same_random_state_same_model(estimator, data):
     first = estimator.fit(data.X_train, data.y_train).predict_proba(data.X_test)
     second = estimator.fit(data.X_train, data.y_train).predict_proba(data.X_test)
     np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("optimizer, options", [
+    (torch.optim.SGD, dict(lr=0.1, momentum=0.9, weight_decay=5e-4)),
+    (torch.optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True)),
+    (torch.optim.Adam, dict(lr=1e-2, weight_decay=1e-3)),
+    (torch.optim.AdamW, dict(lr=3e-3, weight_decay=1e-2)),
+])
+def test_the_look_ahead_is_the_optimizers_own_step(optimizer, options):
+    torch.manual_seed(0)
+    w = nn.Parameter(torch.randn(5))
+    opt = optimizer([w], **options)
+    for _ in range(3):  # from the first step on (no state yet) and with momentum and moments
+        g = torch.randn(5)
+        predicted = optimizer_step({"w": w}, [g], opt)["w"].detach().clone()
+        w.grad = g.clone()
+        opt.step()
+        torch.testing.assert_close(predicted, w.detach(), rtol=0, atol=1e-7)
+    # differentiable in the gradient, and the optimizer's state is left as it was
+    state = {k: v.clone() if torch.is_tensor(v) else v for k, v in opt.state[w].items()}
+    g = torch.randn(5, requires_grad=True)
+    optimizer_step({"w": w}, [g], opt)["w"].sum().backward()
+    assert g.grad is not None and torch.all(g.grad != 0)
+    for key, value in state.items():
+        assert torch.equal(torch.as_tensor(opt.state[w][key]), torch.as_tensor(value))
+    with pytest.raises(TypeError, match="SGD, Adam and AdamW"):
+        optimizer_step({"w": w}, [g], torch.optim.RMSprop([w]))
+
+
+def test_plain_and_optimizer_look_ahead_both_train(data):
+    for inner_lr in (None, 0.1):
+        clf = DynamicLossClassifier(inner_lr=inner_lr, **FAST).fit(data.X_train, data.y_train)
+        assert np.all(np.isfinite(clf.predict_proba(data.X_test)))

@@ -25,7 +25,7 @@ class MetaClassifierBase(NeuralClassifierBase):
         **NeuralClassifierBase._parameter_constraints,
         "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
         "meta_lr": [Interval(Real, 0, None, closed="neither")],
-        "inner_lr": [Interval(Real, 0, None, closed="neither")],
+        "inner_lr": [None, Interval(Real, 0, None, closed="neither")],
     }
 
     def fit(self, X, y, sample_weight=None, X_trusted=None, y_trusted=None):

@@ -9,7 +9,7 @@ from torch import nn
 
 from .._rows import row_cross_entropy, row_softmax
 from ._base import Split
-from ._functional import forward_at, parameters_of, step_parameters
+from ._functional import forward_at, parameters_of
 from ._meta import MetaStrategy
 from ._meta_math import corrected_targets, dynamic_loss, hierarchical_meta_indices, loss_bins
 
@@ -119,7 +119,7 @@ class DynamicLossStrategy(MetaStrategy):
     _parameter_constraints = {
         "max_bins": [Interval(Integral, 1, None, closed="left")],
         "meta_lr": [Interval(Real, 0, None, closed="neither")],
-        "inner_lr": [Interval(Real, 0, None, closed="neither")],
+        "inner_lr": [None, Interval(Real, 0, None, closed="neither")],
         "meta_hidden_units": [Interval(Integral, 1, None, closed="left")],
         "meta_set": [StrOptions({"balanced_clean", "hierarchical"})],
         "m0": [Interval(Real, 0, 1, closed="right")],
@@ -196,7 +196,7 @@ class DynamicLossStrategy(MetaStrategy):
                             self._targets(logits, targets), weights)
         grads = torch.autograd.grad(loss, list(params.values()), create_graph=True,
                                     allow_unused=True)
-        ahead = step_parameters(params, grads, self.inner_lr)
+        ahead = self.lookahead(net, params, grads)
         # Eq. 8: meta step on the trusted batch
         meta_loss = nn.functional.cross_entropy(forward_at(module, ahead, X_c), y_c)
         self.step_meta(torch.autograd.grad(meta_loss, self.meta_parameters(),

@@ -15,7 +15,7 @@ import time
 import torch
 
 from ._base import BaseStrategy
-from ._functional import PenultimateTap
+from ._functional import PenultimateTap, optimizer_step, step_parameters
 
 __all__ = ["MetaStrategy"]
 
@@ -75,6 +75,19 @@ class MetaStrategy(BaseStrategy):
         logits : torch.Tensor
         """
         raise NotImplementedError
+
+    def lookahead(self, net, params, grads, originals=None):
+        """Parameters after one look-ahead (virtual or inner) step with these gradients.
+
+        With ``inner_lr=None``, the training optimizer's own next step
+        (:func:`~sklearn_unlocker.strategies._functional.optimizer_step`: its
+        learning rate, momentum, weight decay and, for Adam, its moments as they
+        are), as MLC's and Dynamic Loss's code do; with a number, a plain SGD step
+        of that size.
+        """
+        if self.inner_lr is not None:
+            return step_parameters(params, grads, self.inner_lr)
+        return optimizer_step(params, grads, net.optimizer_, originals)
 
     def step_meta(self, grads):
         """Set the meta parameters' gradients and step their optimizer."""

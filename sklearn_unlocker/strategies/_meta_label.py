@@ -9,7 +9,7 @@ from torch import nn
 
 from .._rows import row_cross_entropy
 from ._base import Split
-from ._functional import PenultimateTap, forward_at, parameters_of, step_parameters
+from ._functional import PenultimateTap, forward_at, parameters_of
 from ._meta import MetaStrategy, penultimate_features
 from ._meta_math import ebomlc_beta, mixture_upper_loss, mlcd_beta, soft_cross_entropy
 
@@ -113,7 +113,7 @@ class MetaLabelStrategy(MetaStrategy):
         "delta": [Interval(Real, 0, None, closed="neither")],
         "xi": [Interval(Real, 0, 1, closed="right")],
         "meta_lr": [Interval(Real, 0, None, closed="neither")],
-        "inner_lr": [Interval(Real, 0, None, closed="neither")],
+        "inner_lr": [None, Interval(Real, 0, None, closed="neither")],
         "feature_extractor": [None, callable],
         "meta_hidden_units": [Interval(Integral, 1, None, closed="left")],
     }
@@ -200,7 +200,7 @@ class MetaLabelStrategy(MetaStrategy):
         G = self._lower_loss(logits, features, targets)
         grads = torch.autograd.grad(G, list(params.values()), create_graph=True,
                                     allow_unused=True)
-        ahead = step_parameters(params, grads, self.inner_lr)
+        ahead = self.lookahead(net, params, grads)
         F = nn.functional.cross_entropy(forward_at(module, ahead, X_c), y_c)
         self.step_meta(torch.autograd.grad(F, self.meta_parameters(), allow_unused=True))
         G = self._lower_loss(module(X), features, targets)  # with the updated meta model
@@ -226,8 +226,8 @@ class MetaLabelStrategy(MetaStrategy):
         grads = grad_G_w
         for step in range(inner_steps):
             inner = {name: value.detach().requires_grad_() for name, value in
-                     step_parameters(inner, [None if g is None else g.detach() for g in grads],
-                                     self.inner_lr).items()}
+                     self.lookahead(net, inner, [None if g is None else g.detach()
+                                                 for g in grads], originals=params).items()}
             if step + 1 < inner_steps:  # the next inner step on a fresh noisy batch
                 X_k, rows_k = self.noisy_batch(context, len(X))
                 X_k = X_k.to(X.device)
