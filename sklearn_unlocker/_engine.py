@@ -163,8 +163,9 @@ class TrustedSet:
         self.device = device
         self.generator = generator
         self.indices = np.empty(0, dtype=np.intp)
-        self.member = torch.zeros(len(self._y_train), dtype=torch.bool, device=device)
+        self._member = torch.zeros(len(self._y_train), dtype=torch.bool, device=device)
         self._weights = None if y is None else self._class_weights(self._y)
+        self._stale = False  # member and weights follow indices lazily: only meta steps use them
 
     @staticmethod
     def _class_weights(labels):
@@ -179,9 +180,20 @@ class TrustedSet:
         if self.source == "user":
             return
         self.indices = np.asarray(indices, dtype=np.intp)
-        self.member = torch.zeros(len(self._y_train), dtype=torch.bool, device=self.device)
-        self.member[torch.as_tensor(self.indices, device=self.device)] = True
-        self._weights = self._class_weights(self._y_train[self.indices])
+        self._stale = True
+
+    def _sync(self):
+        if self._stale:
+            self._member = torch.zeros(len(self._y_train), dtype=torch.bool, device=self.device)
+            self._member[torch.as_tensor(self.indices, device=self.device)] = True
+            self._weights = self._class_weights(self._y_train[self.indices])
+            self._stale = False
+
+    @property
+    def member(self):
+        """torch.Tensor of bool, shape (n_samples,): which training samples are in the set."""
+        self._sync()
+        return self._member
 
     def __len__(self):
         return len(self._y) if self.source == "user" else len(self.indices)
@@ -212,6 +224,7 @@ class TrustedSet:
         X : torch.Tensor
         y : torch.Tensor of int64
         """
+        self._sync()
         n = len(self)
         size = max(1, min(size, n))
         if self._weights is None:

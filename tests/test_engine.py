@@ -99,8 +99,8 @@ def test_trusted_batches_are_class_balanced_on_an_unbalanced_set():
     assert trusted.contains(torch.tensor([0, 74])).tolist() == [True, True]
     balanced = TrustedSet(X, y, generator=torch.Generator().manual_seed(0))
     balanced.refresh([0, 1, 60, 61, 70, 71])
-    assert balanced._weights is None  # as many per class: plain uniform draws
     assert sorted(balanced.batch(10)[1].tolist()) == [0, 0, 1, 1, 2, 2]
+    assert balanced._weights is None  # as many per class: plain uniform draws
 
 
 class _LossProbe(Callback):

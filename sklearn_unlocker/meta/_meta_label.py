@@ -63,6 +63,10 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
     feature_extractor : callable, default=None
         Maps a batch of X (a tensor on the device) to features h(x); default: the
         input of the main module's last Linear layer.
+    features : {"live", "frozen"}, default="live"
+        h(x) from the network being trained (detached; the reference code) or a
+        frozen copy taken when the warm-up ends (the EBOMLC paper's frozen
+        backbone); see :class:`~sklearn_unlocker.strategies.MetaLabelStrategy`.
     meta_hidden_units : int, default=128
         Width of the meta model's MLP (and of its label embedding).
     warmup_epochs : int, default=5
@@ -117,6 +121,7 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         "xi": [Interval(Real, 0, 1, closed="right")],
         "trusted_per_class": [Interval(Real, 0, None, closed="neither")],
         "feature_extractor": [None, callable],
+        "features": [StrOptions({"live", "frozen"})],
         "meta_hidden_units": [Interval(Integral, 1, None, closed="left")],
     }
 
@@ -132,6 +137,7 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         inner_lr=0.1,
         trusted_per_class=0.5,
         feature_extractor=None,
+        features="live",
         meta_hidden_units=128,
         warmup_epochs=5,
         max_epochs=60,
@@ -154,6 +160,7 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         self.inner_lr = inner_lr
         self.trusted_per_class = trusted_per_class
         self.feature_extractor = feature_extractor
+        self.features = features
         self.meta_hidden_units = meta_hidden_units
         self.warmup_epochs = warmup_epochs
         self.max_epochs = max_epochs
@@ -177,6 +184,7 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         return MetaLabelStrategy(method=self.method, rho=self.rho, delta=self.delta, xi=self.xi,
                                  meta_lr=self.meta_lr, inner_lr=self.inner_lr,
                                  feature_extractor=self.feature_extractor,
+                                 features=self.features,
                                  meta_hidden_units=self.meta_hidden_units)
 
     def _fitted_attributes(self, engine):

@@ -1,5 +1,6 @@
 """Meta label correction as a strategy: MLC, MLC-D and EBOMLC (one update rule each)."""
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -93,7 +94,12 @@ class MetaLabelStrategy(MetaStrategy):
         Step size of the look-ahead / inner SGD steps (the papers' main SGD rate).
     feature_extractor : callable, default=None
         Maps a batch of X (a tensor on the device) to features h(x); default: the
-        input of the main module's last Linear layer.
+        input of the main module's last Linear layer (see ``features``).
+    features : {"live", "frozen"}, default="live"
+        Where the default h(x) comes from: the network being trained (detached),
+        as both reference implementations (microsoft/MLC, the EBOMLC authors'
+        code) do, or a frozen copy of it taken when the warm-up ends, as the
+        EBOMLC paper describes (a frozen backbone; one more forward pass per batch).
     meta_hidden_units : int, default=128
         Width of the meta model's MLP (and of its label embedding).
 
@@ -115,11 +121,12 @@ class MetaLabelStrategy(MetaStrategy):
         "meta_lr": [Interval(Real, 0, None, closed="neither")],
         "inner_lr": [None, Interval(Real, 0, None, closed="neither")],
         "feature_extractor": [None, callable],
+        "features": [StrOptions({"live", "frozen"})],
         "meta_hidden_units": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(self, method="ebomlc", rho=0.2, delta=0.25, xi=0.5, meta_lr=3e-4,
-                 inner_lr=0.1, feature_extractor=None, meta_hidden_units=128):
+                 inner_lr=0.1, feature_extractor=None, features="live", meta_hidden_units=128):
         self.method = method
         self.rho = rho
         self.delta = delta
@@ -127,6 +134,7 @@ class MetaLabelStrategy(MetaStrategy):
         self.meta_lr = meta_lr
         self.inner_lr = inner_lr
         self.feature_extractor = feature_extractor
+        self.features = features
         self.meta_hidden_units = meta_hidden_units
 
     def build_meta(self, net, context):
@@ -143,6 +151,7 @@ class MetaLabelStrategy(MetaStrategy):
             module.train(was_training)
             width = int(np.prod(tap.features.shape[1:]))
         self.betas_ = []
+        self._frozen = None
         return {"meta_model": MetaLabelModel(width, context.n_classes, self.meta_hidden_units,
                                              self.meta_hidden_units)}
 
@@ -151,6 +160,8 @@ class MetaLabelStrategy(MetaStrategy):
     def score_training(self, net, X, y, batch_size=1024):
         """Logits of every training sample and, beside them, the meta model's corrections."""
         module, device = net.module_, net.device
+        if self.features == "frozen" and self._frozen is None:  # the warm-up has just ended
+            self._frozen = copy.deepcopy(module).eval().requires_grad_(False)
         was_training = module.training
         module.eval()
         logits, corrections, confidence = [], [], []
@@ -159,7 +170,7 @@ class MetaLabelStrategy(MetaStrategy):
                 batch = X[start:start + batch_size].to(device)
                 labels = torch.as_tensor(y[start:start + batch_size], dtype=torch.long,
                                          device=device)
-                features, z = penultimate_features(module, batch, self.feature_extractor)
+                features, z = penultimate_features(module, batch, self._extractor())
                 best, choice = self.meta_model_(features, labels).max(dim=1)
                 logits.append(z.float().cpu())
                 corrections.append(choice.cpu())
@@ -176,6 +187,17 @@ class MetaLabelStrategy(MetaStrategy):
             logits.to(torch.float64), torch.as_tensor(y, dtype=torch.long))).numpy()
         return Split(clean_proba, clean, self._corrections.copy(),
                      np.where(clean, 1.0, self._confidence))
+
+    def _extractor(self):
+        """h(x) as a callable, or None for the live network's penultimate layer."""
+        if self.feature_extractor is not None or self._frozen is None:
+            return self.feature_extractor
+        return self._frozen_features
+
+    def _frozen_features(self, X):
+        with torch.no_grad(), PenultimateTap(self._frozen) as tap:
+            self._frozen(X)
+        return tap.features
 
     # --- the update rules ---------------------------------------------------------------
 
@@ -196,7 +218,7 @@ class MetaLabelStrategy(MetaStrategy):
         module = net.module_
         params = parameters_of(module)
         X_c, y_c = context.trusted.batch(len(X))
-        features, logits = penultimate_features(module, X, self.feature_extractor)
+        features, logits = penultimate_features(module, X, self._extractor())
         G = self._lower_loss(logits, features, targets)
         grads = torch.autograd.grad(G, list(params.values()), create_graph=True,
                                     allow_unused=True)
@@ -216,7 +238,7 @@ class MetaLabelStrategy(MetaStrategy):
         module = net.module_
         params = parameters_of(module)
         meta_params = self.meta_parameters()
-        features, logits = penultimate_features(module, X, self.feature_extractor)
+        features, logits = penultimate_features(module, X, self._extractor())
         G = self._lower_loss(logits, features, targets)
         grad_G_w = torch.autograd.grad(G, list(params.values()), retain_graph=True,
                                        allow_unused=True)
@@ -231,10 +253,8 @@ class MetaLabelStrategy(MetaStrategy):
             if step + 1 < inner_steps:  # the next inner step on a fresh noisy batch
                 X_k, rows_k = self.noisy_batch(context, len(X))
                 X_k = X_k.to(X.device)
-                with PenultimateTap(module) as tap:
-                    module(X_k)
-                G_k = self._lower_loss(forward_at(module, inner, X_k),
-                                       tap.features.reshape(len(X_k), -1),
+                features_k, _ = penultimate_features(module, X_k, self._extractor())
+                G_k = self._lower_loss(forward_at(module, inner, X_k), features_k,
                                        targets.at(rows_k.to(X.device)))
                 grads = torch.autograd.grad(G_k, list(inner.values()), allow_unused=True)
         G_ahead = self._lower_loss(forward_at(module, inner, X).detach(), features, targets)
@@ -264,7 +284,7 @@ class MetaLabelStrategy(MetaStrategy):
         meta_params = self.meta_parameters()
         X_c, y_c = context.trusted.batch(len(X))
         _, logits, grad_Q_w, grad_Q_a = self._value_gap(net, X, targets, context, 1)
-        features_c, logits_c = penultimate_features(module, X_c, self.feature_extractor)
+        features_c, logits_c = penultimate_features(module, X_c, self._extractor())
         F = mixture_upper_loss(logits_c, self.meta_model_(features_c, y_c), y_c, self.rho)
         grad_F = torch.autograd.grad(F, params + meta_params, allow_unused=True)
         grad_F_w, grad_F_a = grad_F[:len(params)], grad_F[len(params):]
