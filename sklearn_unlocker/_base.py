@@ -238,6 +238,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             params = {k: v for k, v in params.items() if not k.startswith("iterator_train")}
             params["iterator_train__shuffle"] = True
         params.update(module_params)
+        params.update(self._default_skorch_kwargs())
         params.update(user)
         return TrainingNet(
             module,
@@ -472,3 +473,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
 
     def _prediction_adjustment(self):
         return np.zeros(len(self.classes_))
+
+    def _default_skorch_kwargs(self):
+        """Routed skorch parameters this estimator sets unless the user gives them."""
+        return {}

@@ -27,6 +27,7 @@ builds a :class:`Config`, the engine reads only that.
 
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -110,7 +111,7 @@ class Record:
                                                    "unlocker": 0.0})
 
 
-class Procedure:
+class Procedure(Protocol):
     """The interface :class:`~sklearn_unlocker._net.TrainingNet` calls (skorch hooks only).
 
     ``extra_modules(module)`` from ``initialize_module``; ``begin_training(net)``
@@ -120,23 +121,17 @@ class Procedure:
     from ``get_loss``; ``end_training(net)`` from ``on_train_end``.
     """
 
-    def extra_modules(self, module):
-        raise NotImplementedError
+    def extra_modules(self, module): ...
 
-    def begin_training(self, net):
-        raise NotImplementedError
+    def begin_training(self, net): ...
 
-    def begin_epoch(self, net):
-        raise NotImplementedError
+    def begin_epoch(self, net): ...
 
-    def train_step(self, net, X, indices):
-        raise NotImplementedError
+    def train_step(self, net, X, indices): ...
 
-    def loss(self, y_pred, indices):
-        raise NotImplementedError
+    def loss(self, y_pred, indices): ...
 
-    def end_training(self, net):
-        raise NotImplementedError
+    def end_training(self, net): ...
 
 
 class TrustedSet:
@@ -240,8 +235,8 @@ class TrustedSet:
         return X.to(self.device), torch.as_tensor(y, dtype=torch.long, device=self.device)
 
 
-class TrainingEngine(Procedure):
-    """State and per-epoch work of one fit: Algorithm 1 around a strategy.
+class TrainingEngine:
+    """State and per-epoch work of one fit: Algorithm 1 around a strategy (a :class:`Procedure`).
 
     Parameters
     ----------

@@ -3,6 +3,7 @@
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.utils._param_validation import Interval
 
 from .._base import NeuralClassifierBase
@@ -50,6 +51,13 @@ class MetaClassifierBase(NeuralClassifierBase):
         self : estimator
         """
         return self._fit(X, y, sample_weight, X_trusted=X_trusted, y_trusted=y_trusted)
+
+    def _default_skorch_kwargs(self):
+        # the papers' optimizer: SGD with momentum 0.9 and weight decay 5e-4 (routed to it only
+        # when it is SGD, so another optimizer gets its own defaults)
+        if self.optimizer is torch.optim.SGD:
+            return {"optimizer__momentum": 0.9, "optimizer__weight_decay": 5e-4}
+        return {}
 
     def _trusted_count(self, class_sizes):
         """Samples per class of the automatic trusted set."""

@@ -96,8 +96,11 @@ class DynamicLossStrategy(MetaStrategy):
         largest class.
     meta_lr : float, default=3e-3
         Adam learning rate of the corrector and margin generator (Table 7).
-    inner_lr : float, default=0.1
-        Step size of the virtual SGD step (the classifier's SGD rate in Table 7).
+    inner_lr : float or None, default=None
+        Step size of the virtual step (Eq. 7). None: the training optimizer's own
+        next step (learning rate, momentum, weight decay, Adam moments), as the
+        authors' code does by running the real SGD optimizer through ``higher``;
+        a number: a plain SGD step of that size.
     meta_hidden_units : int, default=100
         Width of the corrector's and the margin generator's hidden layer.
     meta_set : {"balanced_clean", "hierarchical"}, default="balanced_clean"
@@ -126,7 +129,7 @@ class DynamicLossStrategy(MetaStrategy):
         "m1": [Interval(Real, 0, 1, closed="right")],
     }
 
-    def __init__(self, max_bins=100, meta_lr=3e-3, inner_lr=0.1, meta_hidden_units=100,
+    def __init__(self, max_bins=100, meta_lr=3e-3, inner_lr=None, meta_hidden_units=100,
                  meta_set="balanced_clean", m0=0.5, m1=0.25):
         self.max_bins = max_bins
         self.meta_lr = meta_lr
