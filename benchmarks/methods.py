@@ -7,6 +7,7 @@ the plain cross-entropy network.
 """
 
 import numpy as np
+import torch
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -14,6 +15,11 @@ from sklearn_unlocker import UnlockerClassifier
 
 #: Plain cross-entropy: no selection, no adjustment, no mixup.
 CE = dict(strategy="none", logit_adjustment="none", mixup_alpha=0.0)
+
+#: The meta-learning faces' training recipe (the papers' SGD), for their rows inside Unlocker,
+#: so that a "+ unlocker" row differs from the face by Unlocker alone
+META_RECIPE = dict(optimizer=torch.optim.SGD, lr=0.1, optimizer__momentum=0.9,
+                   optimizer__weight_decay=5e-4)
 
 METHODS = {
     "ce": ("cross-entropy", CE),
@@ -46,10 +52,11 @@ METHODS = {
             dict(method="mlc")),
     "mlc_d": ("MLC-D (dynamic barrier, 5 inner steps), automatic trusted set",
               dict(method="mlc_d")),
-    "ebomlc+unlocker": ("EBOMLC inside Unlocker (trusted set D_bc; LA + learned tau)",
-                        dict(strategy="ebomlc")),
+    "ebomlc+unlocker": ("EBOMLC inside Unlocker (trusted set D_bc; LA + learned tau), with the "
+                        "EBOMLC face's SGD recipe", dict(strategy="ebomlc", **META_RECIPE)),
     "dynamic_loss+unlocker": ("Dynamic Loss inside Unlocker (meta set D_bc; alpha beside the "
-                              "learned margins)", dict(strategy="dynamic_loss")),
+                              "learned margins), with the Dynamic Loss face's SGD recipe",
+                              dict(strategy="dynamic_loss", **META_RECIPE)),
     "clean_ce": ("cross-entropy on the TRUE labels (reference, not a method)", CE),
 }
 

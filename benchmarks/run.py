@@ -121,6 +121,8 @@ def evaluate(method, data, seed, threads=None, **common):
         row["estimated_ir"] = estimator.imbalance_ratio_
         if learns_tau(method):  # elsewhere the prior bookkeeping runs but is not Unlocker
             row["unlocker_share"] = estimator.timings_["unlocker"] / estimator.timings_["fit"]
+        if "meta" in estimator.timings_:  # a meta-learning strategy inside Unlocker
+            row["meta_share"] = estimator.timings_["meta"] / estimator.timings_["fit"]
         if estimator.strategy != "none":
             row["selection_precision"], row["selection_recall"] = selection_precision_recall(
                 ~data.noise_mask, ~estimator.label_issues_)

@@ -47,8 +47,11 @@ class DynamicLossClassifier(MetaClassifierBase):
     max_bins : int, default=100
         R, loss bins per class (Table 7: 100 on CIFAR-10); at most the size of the
         largest class.
-    meta_lr : float, default=3e-3
-        Adam learning rate of the corrector and margin generator (Table 7).
+    meta_lr : float, default=0.03
+        Adam learning rate of the corrector and margin generator; ten times Table
+        7's 3e-3, which leaves the corrector where it starts in the few hundred to
+        few thousand meta steps of a fit this size (see
+        :class:`~sklearn_unlocker.strategies.DynamicLossStrategy`).
     inner_lr : float or None, default=None
         Step size of the virtual step; None: the optimizer's own next step, as
         the authors' code does through ``higher`` (see
@@ -124,7 +127,7 @@ class DynamicLossClassifier(MetaClassifierBase):
         m0=0.5,
         m1=0.25,
         max_bins=100,
-        meta_lr=3e-3,
+        meta_lr=0.03,
         inner_lr=None,
         meta_hidden_units=100,
         warmup_epochs=5,

@@ -94,8 +94,15 @@ class DynamicLossStrategy(MetaStrategy):
     max_bins : int, default=100
         R, loss bins per class (Table 7: 100 on CIFAR-10); at most the size of the
         largest class.
-    meta_lr : float, default=3e-3
-        Adam learning rate of the corrector and margin generator (Table 7).
+    meta_lr : float, default=0.03
+        Adam learning rate of the corrector and margin generator. Table 7's 3e-3
+        is for about 30,000 meta steps (CIFAR, 300 epochs); our fits take a few
+        hundred to a few thousand, and at 3e-3 the corrector never left its
+        initial ``g = 0.98``: no label was corrected (digits, IR 10, symmetric
+        40%), so Dynamic Loss was cross-entropy with learned margins. At 0.03 it
+        corrected 18% of the labels at a precision of 0.77 there; on the
+        development grid mean balanced accuracy rose from 0.509 to 0.523 (0.01:
+        0.515; ``benchmarks/results/development_meta.md``).
     inner_lr : float or None, default=None
         Step size of the virtual step (Eq. 7). None: the training optimizer's own
         next step (learning rate, momentum, weight decay, Adam moments), as the
@@ -129,7 +136,7 @@ class DynamicLossStrategy(MetaStrategy):
         "m1": [Interval(Real, 0, 1, closed="right")],
     }
 
-    def __init__(self, max_bins=100, meta_lr=3e-3, inner_lr=None, meta_hidden_units=100,
+    def __init__(self, max_bins=100, meta_lr=0.03, inner_lr=None, meta_hidden_units=100,
                  meta_set="balanced_clean", m0=0.5, m1=0.25):
         self.max_bins = max_bins
         self.meta_lr = meta_lr
