@@ -210,7 +210,7 @@ def main(argv=None):
     lines = ["# Development grid", "", *[f"- {h}" for h in header(command, args.seeds)], "",
              "Balanced accuracy on the balanced clean test split, mean ± std over seeds; "
              "bold: the best variant of a setting. Each variant changes the listed parameters "
-             "of `UnlockerClassifier` from its defaults:", ""]
+             "of `UnlockerClassifier` (or of the `estimator` named) from its defaults:", ""]
     lines += [f"- `{label}`: {params if params is not None else 'cleanlab CleanLearning'}"
               for label, params in map(parse_variant, args.variants)]
     lines += ["", *table(frame, args.reference), ""]

@@ -147,3 +147,26 @@ def test_faces_are_the_engine_with_their_strategy(data):
     logits = dl.net_.logits(torch.as_tensor(data.X_test[:5], dtype=torch.float32))
     np.testing.assert_allclose(dl.predict_proba(data.X_test[:5]),
                                torch.softmax(logits.double(), dim=1).numpy(), rtol=1e-6)
+
+
+def test_inside_unlocker_the_meta_losses_take_alpha():
+    from sklearn_unlocker.strategies import BatchTargets
+
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0]])
+    alpha = torch.tensor([-0.1, -1.0, -2.5])
+    epoch = {"labels": torch.tensor([0, 2]), "sample_weight": torch.tensor([1.0, 2.0])}
+    targets = BatchTargets(torch.tensor([0, 1]), epoch, alpha)
+    fixed = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    strategy = MetaLabelStrategy()
+    strategy.meta_model_ = lambda features, labels: fixed
+    per_sample = -(fixed * torch.log_softmax(logits + alpha, dim=1)).sum(dim=1)
+    expected = (per_sample * epoch["sample_weight"]).mean()
+    torch.testing.assert_close(strategy._lower_loss(logits, None, targets), expected)
+    # the face's row has no alpha: the plain soft cross-entropy
+    plain = BatchTargets(torch.tensor([0, 1]), epoch, None)
+    per_sample = -(fixed * torch.log_softmax(logits, dim=1)).sum(dim=1)
+    torch.testing.assert_close(strategy._lower_loss(logits, None, plain),
+                               (per_sample * epoch["sample_weight"]).mean())
+    # Dynamic Loss: alpha beside the margins
+    torch.testing.assert_close(DynamicLossStrategy._adjusted(logits, targets), logits + alpha)
+    assert DynamicLossStrategy._adjusted(logits, plain) is logits
