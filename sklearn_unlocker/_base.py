@@ -101,10 +101,15 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         params = super().get_params(deep=False)
         if deep:  # only real estimators nest: a torchvision transform has a static get_params
             for name, value in list(params.items()):
+                value = self._named_estimator(name, value) or value
                 if isinstance(value, BaseEstimator):
                     params.update({f"{name}__{k}": v for k, v in value.get_params().items()})
         params.update(self._skorch_kwargs())
         return params
+
+    def _named_estimator(self, name, value):
+        """The estimator a parameter given by name stands for (a strategy name), or None."""
+        return None
 
     def __sklearn_clone__(self):
         """Clone like scikit-learn, deep-copying parameters that are not estimators.
@@ -118,7 +123,10 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         params = {name: clone(value, safe=False) if isinstance(value, BaseEstimator)
                   or not hasattr(value, "get_params") else copy.deepcopy(value)
                   for name, value in self.get_params(deep=False).items()}
-        return type(self)(**params)
+        new = type(self)(**params)
+        if hasattr(self, "_metadata_request"):  # set_fit_request(...) survives, as in clone
+            new._metadata_request = copy.deepcopy(self._metadata_request)
+        return new
 
     def set_params(self, **params):
         """Set parameters, including routed skorch parameters (``module__*`` etc.).
@@ -135,6 +143,12 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         routed = {k: params.pop(k) for k in list(params)
                   if k.startswith(SKORCH_PREFIXES) or k in SKORCH_PLAIN}
         self._store_skorch_kwargs(routed)
+        for name in {key.split("__")[0] for key in params if "__" in key} - set(params):
+            # a nested parameter of a parameter given by name (strategy="small_loss"): the
+            # name becomes the object it stands for, which then takes the parameter
+            named = self._named_estimator(name, getattr(self, name, None))
+            if named is not None:
+                setattr(self, name, named)
         return super().set_params(**params) if params else self
 
     def __sklearn_tags__(self):

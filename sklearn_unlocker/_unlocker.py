@@ -68,8 +68,10 @@ class UnlockerClassifier(NeuralClassifierBase):
         "dynamic_loss" (:class:`~sklearn_unlocker.strategies.DynamicLossStrategy`)
         learn on a trusted set: D_bc, or the one given to ``fit``; their docstrings
         say where alpha enters them. An object (see
-        :mod:`sklearn_unlocker.strategies`) is cloned, never modified; its
-        parameters are tunable as ``strategy__<name>``.
+        :mod:`sklearn_unlocker.strategies`) is cloned, never modified. Its
+        parameters, or a named strategy's, are tunable as ``strategy__<name>``
+        (``set_params(strategy__p_threshold=0.3)`` on a name sets ``strategy`` to
+        that strategy's object with the parameter changed).
     logit_adjustment : {"unlocker", "loss", "posthoc", "none"}, default="unlocker"
         The paper's four rows. "unlocker": learned tau, alpha in selection, in the
         clean samples' loss and in prediction, the prior re-estimated each epoch and
@@ -329,6 +331,11 @@ class UnlockerClassifier(NeuralClassifierBase):
                 f"strategy={self.strategy!r} selects its clean samples from X itself"
             )
         return self._fit(X, y, sample_weight, X_trusted=X_trusted, y_trusted=y_trusted)
+
+    def _named_estimator(self, name, value):
+        if name == "strategy" and isinstance(value, str) and value in STRATEGIES:
+            return resolve_strategy(value)
+        return None
 
     def _engine_config(self, y_encoded):
         n_classes = len(self.classes_)

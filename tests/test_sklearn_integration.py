@@ -78,3 +78,28 @@ def test_a_torchvision_transform_is_an_opaque_parameter():
     copy = clone(clf)
     assert isinstance(copy.augment, v2.RandomAffine) and copy.augment is not clf.augment
     assert copy.max_epochs == 3
+
+
+def test_a_named_strategy_is_tunable_in_a_grid_search(data):
+    clf = UnlockerClassifier(**FAST)  # strategy="small_loss", a name
+    assert clf.get_params()["strategy__p_threshold"] == 0.5
+    assert "strategy__lambda_u" in UnlockerClassifier(strategy="dividemix").get_params()
+    grid = GridSearchCV(clf, {"strategy__p_threshold": [0.3, 0.7]}, cv=2,
+                        scoring="balanced_accuracy").fit(data.X_train, data.y_train)
+    assert grid.best_estimator_.strategy.p_threshold in (0.3, 0.7)
+    assert isinstance(grid.best_estimator_.strategy, SmallLossStrategy)
+    assert clf.strategy == "small_loss"  # the searched estimator itself is left alone
+
+
+def test_metadata_routing_survives_clone(data):
+    import sklearn
+    from sklearn.metrics import balanced_accuracy_score, make_scorer
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        clf = UnlockerClassifier(**FAST).set_fit_request(sample_weight=True)
+        assert clone(clf).get_metadata_routing().fit.requests["sample_weight"] is True
+        weights = np.ones(len(data.y_train))
+        scorer = make_scorer(balanced_accuracy_score).set_score_request(sample_weight=False)
+        grid = GridSearchCV(clf, {"ema_beta": [0.5]}, cv=2, scoring=scorer)
+        grid.fit(data.X_train, data.y_train, sample_weight=weights)
+        assert grid.best_estimator_.get_metadata_routing().fit.requests["sample_weight"]
