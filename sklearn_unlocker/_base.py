@@ -14,6 +14,7 @@ import copy
 import difflib
 import inspect
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -34,6 +35,7 @@ from torch import nn
 
 from ._engine import TrainingEngine
 from ._net import TensorBatchIterator, TrainingNet
+from .exceptions import UnlockerWarning
 from .modules import MLP
 
 __all__ = ["NeuralClassifierBase"]
@@ -302,6 +304,12 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         device = self._resolve_device()
         X_tensor = torch.from_numpy(np.ascontiguousarray(X))
         config = self._engine_config(y_encoded)
+        if config.warmup_epochs >= config.max_epochs:
+            warnings.warn(
+                f"warmup_epochs={config.warmup_epochs} >= max_epochs={config.max_epochs}: every "
+                f"epoch is a warm-up epoch, so the noisy-label method never selects or corrects "
+                f"a label and the model trains on every given label; lower warmup_epochs or "
+                f"raise max_epochs", UnlockerWarning, stacklevel=3)
         with self._seeded(device) as seed:
             generator = torch.Generator().manual_seed(seed)
             strategy = self._make_strategy()

@@ -25,6 +25,7 @@ it calls is :class:`Procedure`. Hyperparameters travel one way: the estimator
 builds a :class:`Config`, the engine reads only that.
 """
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -322,6 +323,9 @@ class TrainingEngine:
         start = time.perf_counter()
         scores = self.strategy.score_training(net, self.X, self.y)  # 1. (n_networks, n, C)
         logits = scores.mean(dim=0)
+        if not torch.isfinite(logits).all():
+            raise FloatingPointError(self._diverged(
+                net, "the network's logits on the training set are not all finite", self.X))
         seconds["score_pass"] += time.perf_counter() - start
 
         start = time.perf_counter()
@@ -424,11 +428,22 @@ class TrainingEngine:
         A strategy that sets the gradients itself (the meta-learning ones) returns a
         loss without grad, and nothing is back-propagated here.
         """
-        loss, logits = self.strategy.train_step(net, X.to(net.device), self._targets(indices),
-                                                self.context)
+        X = X.to(net.device)
+        loss, logits = self.strategy.train_step(net, X, self._targets(indices), self.context)
+        value = float(loss.detach())  # skorch reads it for its history anyway
+        if not math.isfinite(value):
+            raise FloatingPointError(self._diverged(net, f"the training loss became {value}", X))
         if loss.requires_grad:
             loss.backward()
         return {"loss": loss, "y_pred": logits}
+
+    def _diverged(self, net, what, X):
+        """The message for a fit that went non-finite: where, and the likely causes."""
+        largest = float(X.abs().max()) if X.numel() and X.is_floating_point() else float("nan")
+        return (f"{what} in epoch {max(self.context.epoch, 1)} (training stopped): the "
+                f"learning rate may be too high (lr={net.lr}) or the inputs unscaled (largest "
+                f"|x| {largest:.3g}); scale X (e.g. sklearn's StandardScaler) or lower lr. A "
+                f"module that returns NaN or inf fails the same way.")
 
     def loss(self, y_pred, indices):
         """The strategy's loss of logits ``y_pred`` for the samples at ``indices``."""

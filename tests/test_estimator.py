@@ -353,3 +353,35 @@ def test_a_misspelled_keyword_is_an_error_not_a_default(small_data, make):
         make(class_weight="balanced").fit(small_data.X_train, small_data.y_train)
     with pytest.raises(TypeError, match="max_epoch"):  # a clone would drop it silently
         clone(make(max_epoch=1))
+
+
+class _NaNModule(torch.nn.Module):
+    def __init__(self, n_features, n_classes):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, n_classes)
+
+    def forward(self, X):
+        return self.linear(X) * float("nan")
+
+
+@pytest.mark.parametrize("estimator", [UnlockerClassifier, DynamicLossClassifier,
+                                       MetaLabelCorrectionClassifier])
+def test_a_fit_that_goes_non_finite_stops_with_a_clear_error(small_data, estimator):
+    X, y = small_data.X_train, small_data.y_train
+    with pytest.raises(FloatingPointError, match=r"epoch 1 .*learning rate.*unscaled"):
+        estimator(_NaNModule, **FAST).fit(X, y)
+    with pytest.raises(FloatingPointError, match=r"lr=1000000000.0"):
+        estimator(lr=1e9, **FAST).fit(X * 1e6, y)
+
+
+@pytest.mark.parametrize("strategy", ["dividemix", "ebomlc", "dynamic_loss"])
+def test_every_strategy_stops_on_a_non_finite_loss(small_data, strategy):
+    with pytest.raises(FloatingPointError, match="training loss became nan"):
+        UnlockerClassifier(_NaNModule, strategy=strategy, **FAST).fit(small_data.X_train,
+                                                                       small_data.y_train)
+
+
+def test_a_warm_up_as_long_as_the_fit_warns(small_data):
+    with pytest.warns(UnlockerWarning, match="warmup_epochs=5 >= max_epochs=3"):
+        UnlockerClassifier(max_epochs=3, random_state=0).fit(small_data.X_train,
+                                                             small_data.y_train)
