@@ -22,10 +22,8 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_array,
     check_is_fitted,
     validate_data,
@@ -35,6 +33,7 @@ from torch import nn
 
 from ._engine import TrainingEngine
 from ._net import TensorBatchIterator, TrainingNet
+from ._sklearn_compat import Interval, StrOptions, check_sample_weight
 from .exceptions import UnlockerWarning
 from .modules import MLP
 
@@ -199,7 +198,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             )
         y_encoded = np.searchsorted(self.classes_, y)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+            sample_weight = check_sample_weight(sample_weight, X, dtype=np.float64,
                                                  ensure_non_negative=True)
             weighted = np.bincount(y_encoded, weights=sample_weight,
                                    minlength=len(self.classes_)) > 0

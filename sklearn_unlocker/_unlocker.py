@@ -5,10 +5,10 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import NeuralClassifierBase
 from ._engine import ROWS, Config
+from ._sklearn_compat import Interval, StrOptions
 from .adjustment import PRIOR_MODES
 from .augment import resolve_augment
 from .exceptions import UnlockerWarning

@@ -11,7 +11,8 @@ from numbers import Real
 
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
-from sklearn.utils._param_validation import Interval, validate_params
+
+from ._sklearn_compat import Interval, validate_params
 
 __all__ = [
     "balanced_accuracy_score",

@@ -14,7 +14,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.datasets import load_digits, make_classification
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+from .._sklearn_compat import Interval, StrOptions, validate_params
 
 # the loaders' parameter `imbalance_ratio` shadows the metric of the same name
 from ..metrics import class_counts, head_to_tail_ratio, scenario

@@ -4,7 +4,8 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+from .._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = ["long_tailed_counts", "make_long_tailed"]
 

@@ -11,7 +11,8 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.stats import truncnorm
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+from .._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = ["CIFAR10_PAIRS", "NOISE_KINDS", "make_noisy_labels", "noise_transition_matrix"]
 

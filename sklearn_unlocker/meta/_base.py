@@ -4,10 +4,10 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
 
 from .._base import NeuralClassifierBase
 from .._engine import ROWS, Config
+from .._sklearn_compat import Interval
 
 __all__ = ["MetaClassifierBase"]
 

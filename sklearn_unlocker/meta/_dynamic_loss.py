@@ -4,8 +4,8 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
 
+from .._sklearn_compat import Interval
 from ..strategies import DynamicLossStrategy, LabelCorrector, MarginGenerator
 from ._base import MetaClassifierBase
 

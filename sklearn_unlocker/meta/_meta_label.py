@@ -4,8 +4,8 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._sklearn_compat import Interval, StrOptions
 from ..strategies import MetaLabelModel, MetaLabelStrategy
 from ._base import MetaClassifierBase
 

@@ -26,9 +26,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._rows import row_cross_entropy, row_softmax
+from .._sklearn_compat import Interval, StrOptions
 from ._base import BaseStrategy
 from ._gmm import split_clean_probability
 

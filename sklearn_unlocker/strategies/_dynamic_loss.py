@@ -4,10 +4,10 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from .._rows import row_cross_entropy, row_softmax
+from .._sklearn_compat import Interval, StrOptions
 from ._base import Split
 from ._functional import forward_at, parameters_of
 from ._meta import MetaStrategy

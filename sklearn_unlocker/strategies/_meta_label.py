@@ -5,10 +5,10 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from .._rows import row_cross_entropy
+from .._sklearn_compat import Interval, StrOptions
 from ._base import Split
 from ._functional import PenultimateTap, forward_at, parameters_of
 from ._meta import MetaStrategy, penultimate_features

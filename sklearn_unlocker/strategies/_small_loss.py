@@ -4,9 +4,9 @@ from numbers import Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
 
 from .._rows import row_cross_entropy, row_softmax
+from .._sklearn_compat import Interval
 from ._base import BaseStrategy, Split
 from ._gmm import split_clean_probability
 
