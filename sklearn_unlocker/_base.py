@@ -330,6 +330,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         self.label_issues_ = ~split.clean_mask
         self.clean_proba_ = split.clean_proba
         self.corrected_labels_ = self.classes_[split.corrected_labels]
+        self._predicted_labels_ = self.classes_[engine.predicted_labels]
         self.history_ = net.history
         self.timings_ = {"fit": time.perf_counter() - start, **engine.timings()}
         self._fitted_attributes(engine)
@@ -356,24 +357,54 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         return (torch.from_numpy(np.ascontiguousarray(X_trusted)),
                 np.searchsorted(self.classes_, y_trusted))
 
-    def find_label_issues(self):
-        """The training samples' labels as the fitted model judges them, cleanlab style.
+    def find_label_issues(self, return_indices_ranked_by=None):
+        """The training samples' labels as the fitted model judges them, in cleanlab's terms.
+
+        The table has cleanlab's columns (``CleanLearning.get_label_issues()``)
+        and ours, so a cleanlab user switches by changing the estimator.
+
+        Parameters
+        ----------
+        return_indices_ranked_by : {None, "label_quality"}, default=None
+            None: the table. "label_quality": the training positions of the label
+            issues only, the most likely wrong first (lowest ``label_quality``), as
+            cleanlab's ``find_label_issues(..., return_indices_ranked_by=...)``
+            returns them.
+
+        Returns
+        -------
+        issues : pandas.DataFrame or ndarray of int
+            One row per training sample, in training order: ``is_label_issue``,
+            ``label_quality`` (the method's probability that the given label is
+            clean: the small-loss mixture's posterior, or the softmax probability
+            of the given label for the other strategies), ``given_label``,
+            ``predicted_label`` (what :meth:`predict` gives for the sample),
+            ``corrected_label`` (the given label where judged clean, else the
+            method's correction). Or the ranked indices.
+        """
+        check_is_fitted(self)
+        if return_indices_ranked_by not in (None, "label_quality"):
+            raise ValueError(f"return_indices_ranked_by must be None or 'label_quality'; got "
+                             f"{return_indices_ranked_by!r}")
+        if return_indices_ranked_by is not None:
+            issues = np.flatnonzero(self.label_issues_)
+            return issues[np.argsort(self.clean_proba_[issues], kind="stable")]
+        return pd.DataFrame({
+            "is_label_issue": self.label_issues_,
+            "label_quality": self.clean_proba_,
+            "given_label": self._given_labels_,
+            "predicted_label": self._predicted_labels_,
+            "corrected_label": self.corrected_labels_,
+        })
+
+    def get_label_issues(self):
+        """The table of :meth:`find_label_issues`, under cleanlab's ``CleanLearning`` name.
 
         Returns
         -------
         issues : pandas.DataFrame
-            One row per training sample, in training order, with columns
-            ``given_label``, ``corrected_label`` (the given label where judged
-            clean), ``clean_probability`` (how the method ranks the given label's
-            cleanliness) and ``is_label_issue``.
         """
-        check_is_fitted(self)
-        return pd.DataFrame({
-            "given_label": self._given_labels_,
-            "corrected_label": self.corrected_labels_,
-            "clean_probability": self.clean_proba_,
-            "is_label_issue": self.label_issues_,
-        })
+        return self.find_label_issues()
 
     # --- prediction ----------------------------------------------------------------
 

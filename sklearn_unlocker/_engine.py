@@ -344,6 +344,10 @@ class TrainingEngine:
         self.split = split._replace(**{name: np.asarray(getattr(split, name))
                                        for name in Split._fields})
         seconds["selection"] += time.perf_counter() - start
+        prediction = logits
+        if self.config.row.in_prediction:  # what predict() gives for each training sample
+            prediction = logits - torch.as_tensor(self.alpha, dtype=logits.dtype)
+        self.predicted_labels = prediction.argmax(dim=1).numpy()
 
         start = time.perf_counter()
         self.bc_indices = balanced_clean_subset(  # 4.

@@ -71,9 +71,18 @@ def test_string_labels_and_label_issue_table(small_data):
     assert set(clf.predict(small_data.X_test)) <= set(names)
     table = clf.find_label_issues()
     assert isinstance(table, pd.DataFrame)
-    assert list(table.columns) == ["given_label", "corrected_label", "clean_probability",
-                                   "is_label_issue"]
+    assert list(table.columns) == ["is_label_issue", "label_quality", "given_label",
+                                   "predicted_label", "corrected_label"]
     np.testing.assert_array_equal(table["given_label"], y)
+    # predicted_label is what predict gives for the training samples
+    np.testing.assert_array_equal(table["predicted_label"], clf.predict(small_data.X_train))
+    # cleanlab's ranking: the issues only, lowest label quality first
+    ranked = clf.find_label_issues(return_indices_ranked_by="label_quality")
+    assert sorted(ranked) == np.flatnonzero(clf.label_issues_).tolist()
+    assert np.all(np.diff(table["label_quality"].to_numpy()[ranked]) >= 0)
+    assert clf.get_label_issues().equals(table)
+    with pytest.raises(ValueError, match="return_indices_ranked_by"):
+        clf.find_label_issues(return_indices_ranked_by="self_confidence")
     np.testing.assert_array_equal(table["is_label_issue"], clf.label_issues_)
     clean = ~clf.label_issues_
     np.testing.assert_array_equal(table["corrected_label"][clean], y[clean])
