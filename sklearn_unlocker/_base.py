@@ -214,11 +214,25 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
     def _resolve_device(self):
         if str(self.device) == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as error:
+            raise ValueError(f"device={self.device!r} is not a torch device; use 'auto', 'cpu', "
+                             f"'cuda' or 'cuda:<index>' ({error})") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={self.device!r} but torch finds no CUDA device here; use "
+                             f"device='auto' (CUDA when available, else the CPU) or 'cpu'")
         return str(self.device)
 
     def _module_and_params(self, n_classes):
         module = MLP if self.module is None else self.module
         if isinstance(module, nn.Module):
+            given = sorted(k for k in self._skorch_kwargs() if k.startswith("module__"))
+            if given:
+                raise ValueError(
+                    f"module is an instance ({type(module).__name__}), built already, so "
+                    f"{', '.join(given)} cannot apply; pass the class "
+                    f"(module={type(module).__name__}) to build it with them, or drop them")
             return copy.deepcopy(module), {}
         accepted = inspect.signature(module).parameters
         given = {key[len("module__"):] for key in self._skorch_kwargs()
@@ -320,7 +334,12 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             net = self._build_net(n_classes, device, generator, engine)
             net.initialize()
             self._check_module_output(net, X_tensor, n_classes)
-            net.partial_fit(X_tensor, torch.arange(len(X_tensor)))
+            net.partial_fit(X_tensor, torch.arange(len(X_tensor)))  # skorch swallows Ctrl+C
+        if len(net.history) < config.max_epochs:
+            warnings.warn(
+                f"training stopped at epoch {len(net.history)} of {config.max_epochs} "
+                f"(interrupted); the fitted model is the one of that epoch", UnlockerWarning,
+                stacklevel=3)
         net.procedure = None  # the engine holds the training data: do not keep or pickle it
         self.net_ = net
         self.strategy_ = strategy

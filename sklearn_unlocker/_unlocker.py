@@ -112,7 +112,8 @@ class UnlockerClassifier(NeuralClassifierBase):
         stayed within 5-30, at the same accuracy. No mode finds the true ratio where
         noise hides the tail. "clean": given labels of the clean samples.
         "observed": all given labels. An array of known class frequencies (in the
-        order of ``classes_``) is used as is.
+        order of ``classes_``) is used as given, divided by its sum, and never
+        re-estimated.
     max_prior_change : float >= 1, default=2.0
         For ``prior="ir_aware"``: largest factor by which one class's estimated
         prior may change from one epoch to the next.

@@ -10,6 +10,7 @@ import torch
 from conftest import requires_cuda
 from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score
+from skorch.callbacks import Callback
 from torch import nn
 
 from sklearn_unlocker import (
@@ -394,3 +395,38 @@ def test_a_warm_up_as_long_as_the_fit_warns(small_data):
     with pytest.warns(UnlockerWarning, match="warmup_epochs=5 >= max_epochs=3"):
         UnlockerClassifier(max_epochs=3, random_state=0).fit(small_data.X_train,
                                                              small_data.y_train)
+
+
+def test_device_errors_name_the_problem(small_data):
+    with pytest.raises(ValueError, match="not a torch device"):
+        UnlockerClassifier(device="tpu", **FAST).fit(small_data.X_train, small_data.y_train)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            UnlockerClassifier(device="cuda", **FAST).fit(small_data.X_train,
+                                                          small_data.y_train)
+
+
+def test_a_module_instance_with_module_parameters_is_an_error(small_data):
+    with pytest.raises(ValueError, match="module__hidden_units cannot apply"):
+        UnlockerClassifier(MLP(6, 4), module__hidden_units=(3,), **FAST).fit(
+            small_data.X_train, small_data.y_train)
+
+
+class _Interrupt(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 3:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_warns_that_training_stopped(small_data):
+    with pytest.warns(UnlockerWarning, match="stopped at epoch 3 of 6"):
+        clf = UnlockerClassifier(callbacks=[_Interrupt()], **FAST).fit(small_data.X_train,
+                                                                       small_data.y_train)
+    assert np.all(np.isfinite(clf.predict_proba(small_data.X_test)))
+
+
+def test_mlc_d_with_a_trusted_set_of_every_sample(small_data):
+    clf = MetaLabelCorrectionClassifier(method="mlc_d", trusted_per_class=10_000, **FAST)
+    clf.fit(small_data.X_train, small_data.y_train)
+    assert len(clf.trusted_indices_) == len(small_data.y_train)
+    assert np.all(np.isfinite(clf.predict_proba(small_data.X_test)))

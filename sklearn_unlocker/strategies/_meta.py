@@ -107,7 +107,8 @@ class MetaStrategy(BaseStrategy):
         """A random batch of training samples outside the trusted set: inputs, positions."""
         n = len(context.labels)
         rows = torch.randperm(n, generator=context.generator)
-        rows = rows[~context.trusted.member.cpu()[rows]][:size]
+        outside = rows[~context.trusted.member.cpu()[rows]]
+        rows = (outside if len(outside) else rows)[:size]  # a trusted set of every sample
         return context.inputs[rows], rows
 
 
