@@ -107,6 +107,8 @@ class Record:
     trusted_size: list = field(default_factory=list)
     empty_prior_classes: set = field(default_factory=set)
     epochs_with_empty_class: int = 0
+    unselected_classes: set = field(default_factory=set)
+    epochs_with_unselected_class: int = 0
     tau_clipped: int = 0
     seconds: dict = field(default_factory=lambda: {"score_pass": 0.0, "selection": 0.0,
                                                    "unlocker": 0.0})
@@ -344,6 +346,11 @@ class TrainingEngine:
         self.split = split._replace(**{name: np.asarray(getattr(split, name))
                                        for name in Split._fields})
         seconds["selection"] += time.perf_counter() - start
+        present = np.bincount(self.y, minlength=self.n_classes) > 0
+        kept = np.bincount(self.y[self.split.clean_mask], minlength=self.n_classes) > 0
+        if np.any(present & ~kept):  # a class the method trains on no given label of
+            self.record.epochs_with_unselected_class += 1
+            self.record.unselected_classes.update(np.flatnonzero(present & ~kept).tolist())
         prediction = logits
         if self.config.row.in_prediction:  # what predict() gives for each training sample
             prediction = logits - torch.as_tensor(self.alpha, dtype=logits.dtype)

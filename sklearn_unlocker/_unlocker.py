@@ -393,6 +393,14 @@ class UnlockerClassifier(NeuralClassifierBase):
                 f"sample; their prior was floored so that log(prior) stays finite",
                 UnlockerWarning, stacklevel=5,
             )
+        if record.epochs_with_unselected_class:
+            names = self.classes_[sorted(record.unselected_classes)].tolist()
+            warnings.warn(
+                f"class(es) {names} had no sample judged clean in "
+                f"{record.epochs_with_unselected_class} epoch(s): the method trained on none of "
+                f"their given labels then, and their prior came from corrections alone",
+                UnlockerWarning, stacklevel=5,
+            )
         if record.epochs_with_empty_class:
             names = self.classes_[sorted(record.empty_prior_classes)].tolist()
             warnings.warn(

@@ -284,10 +284,17 @@ class _DropClassTwo(NoSelection):
 
 def test_a_class_left_without_clean_samples_warns_and_stays_finite(small_data):
     clf = UnlockerClassifier(strategy=_DropClassTwo(), prior="clean", **FAST)
-    with pytest.warns(UnlockerWarning, match=r"class\(es\) \[2\] had no clean"):
+    with pytest.warns(UnlockerWarning) as record:
         clf.fit(small_data.X_train, small_data.y_train)
+    messages = " ".join(str(w.message) for w in record)
+    assert "class(es) [2] had no clean or corrected sample" in messages
+    assert "class(es) [2] had no sample judged clean" in messages
     assert np.all(np.isfinite(clf.adjustment_)) and clf.prior_[2] > 0
     assert np.all(np.isfinite(clf.predict_proba(small_data.X_test)))
+    # the default prior never counts a class as empty, but the class still went unselected
+    with pytest.warns(UnlockerWarning, match=r"\[2\] had no sample judged clean in 5 epoch"):
+        UnlockerClassifier(strategy=_DropClassTwo(), **FAST).fit(small_data.X_train,
+                                                                small_data.y_train)
 
 
 def test_tau_running_off_is_held_at_its_bound_with_a_warning(small_data):
