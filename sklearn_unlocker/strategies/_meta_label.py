@@ -105,7 +105,8 @@ class MetaLabelStrategy(MetaStrategy):
     features : {"frozen", "live"}, default="frozen"
         Where the default h(x) comes from: a frozen copy of the network taken
         when the warm-up ends, as the EBOMLC paper describes its backbone (one
-        more forward pass per batch), or the network being trained (detached),
+        more forward pass per batch; with ``warmup_epochs=0`` that copy is the
+        untrained network, so keep a warm-up), or the network being trained (detached),
         as both reference implementations do (microsoft/MLC, the EBOMLC authors'
         code). On the development grid (SGD recipe) frozen features gave EBOMLC
         0.533 against 0.510 and MLC 0.480 against 0.459; MLC-D 0.477 against
