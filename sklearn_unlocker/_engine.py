@@ -316,7 +316,10 @@ class TrainingEngine:
     def end_training(self, net):
         """Outer step and selection on the final model, so tau_, alpha and the label issues
         describe what was trained (Algorithm 1 ends each epoch with the outer step)."""
-        self._update(net)
+        logits = self._update(net)
+        if self.config.row.in_prediction:  # what predict() gives for each training sample
+            logits = logits - torch.as_tensor(self.alpha, dtype=logits.dtype)
+        self.predicted_labels = logits.argmax(dim=1).numpy()
 
     # --- Algorithm 1, steps 1-5 -------------------------------------------------------
 
@@ -351,10 +354,6 @@ class TrainingEngine:
         if np.any(present & ~kept):  # a class the method trains on no given label of
             self.record.epochs_with_unselected_class += 1
             self.record.unselected_classes.update(np.flatnonzero(present & ~kept).tolist())
-        prediction = logits
-        if self.config.row.in_prediction:  # what predict() gives for each training sample
-            prediction = logits - torch.as_tensor(self.alpha, dtype=logits.dtype)
-        self.predicted_labels = prediction.argmax(dim=1).numpy()
 
         start = time.perf_counter()
         self.bc_indices = balanced_clean_subset(  # 4.
@@ -367,6 +366,7 @@ class TrainingEngine:
         self._estimate_prior(selection_logits)  # 5.
         seconds["unlocker"] += time.perf_counter() - start
         self._set_targets(self.split)
+        return logits
 
     def _outer_step(self, logits):
         """Step 2: new tau on D_bc (from the previous epoch), then the EMA of alpha."""

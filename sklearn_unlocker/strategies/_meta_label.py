@@ -150,18 +150,14 @@ class MetaLabelStrategy(MetaStrategy):
         self.meta_hidden_units = meta_hidden_units
 
     def build_meta(self, net, context):
-        probe = context.inputs[:2].to(net.device)
         module = net.module_
-        if self.feature_extractor is not None:
-            with torch.no_grad():
-                width = int(np.prod(torch.as_tensor(self.feature_extractor(probe)).shape[1:]))
-        else:
-            was_training = module.training
-            with torch.no_grad(), PenultimateTap(module) as tap:
-                module.eval()
-                module(probe)
-            module.train(was_training)
-            width = int(np.prod(tap.features.shape[1:]))
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            features, _ = penultimate_features(module, context.inputs[:2].to(net.device),
+                                               self.feature_extractor)
+        module.train(was_training)
+        width = features.shape[1]
         self.betas_ = []
         self._frozen = None
         return {"meta_model": MetaLabelModel(width, context.n_classes, self.meta_hidden_units,
