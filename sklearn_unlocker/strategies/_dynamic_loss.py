@@ -124,6 +124,17 @@ class DynamicLossStrategy(MetaStrategy):
         After a fit: the trained meta networks.
     seconds_ : dict
         Seconds in the meta steps.
+
+    Examples
+    --------
+    >>> from sklearn_unlocker import UnlockerClassifier
+    >>> from sklearn_unlocker.datasets import make_noisy_tabular
+    >>> data = make_noisy_tabular(n_samples_per_class=60, n_test_per_class=10,
+    ...                           imbalance_ratio=5, noise_rate=0.3, random_state=0)
+    >>> clf = UnlockerClassifier(strategy=DynamicLossStrategy(), max_epochs=8,
+    ...                          random_state=0).fit(data.X_train, data.y_train)
+    >>> clf.strategy_.margin_generator_().shape
+    torch.Size([10])
     """
 
     _parameter_constraints = {

@@ -122,6 +122,17 @@ class MetaLabelStrategy(MetaStrategy):
         (epoch, barrier coefficient) of every "mlc_d" / "ebomlc" step.
     seconds_ : dict
         Seconds in the meta steps.
+
+    Examples
+    --------
+    >>> from sklearn_unlocker import UnlockerClassifier
+    >>> from sklearn_unlocker.datasets import make_noisy_tabular
+    >>> data = make_noisy_tabular(n_samples_per_class=60, n_test_per_class=10,
+    ...                           imbalance_ratio=5, noise_rate=0.3, random_state=0)
+    >>> clf = UnlockerClassifier(strategy=MetaLabelStrategy(method="mlc"), max_epochs=8,
+    ...                          random_state=0).fit(data.X_train, data.y_train)
+    >>> clf.strategy_.method, type(clf.strategy_.meta_model_).__name__
+    ('mlc', 'MetaLabelModel')
     """
 
     _parameter_constraints = {
