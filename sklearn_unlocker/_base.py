@@ -28,8 +28,11 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import ProgressBar
+from skorch.callbacks import EarlyStopping, EpochScoring, ProgressBar
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
 from torch import nn
+from torch.utils.data import Subset
 
 from ._engine import TrainingEngine
 from ._net import TensorBatchIterator, TrainingNet
@@ -51,8 +54,13 @@ SKORCH_PLAIN = ("iterator_train", "iterator_valid")
 _KEYWORD_HINTS = {
     "class_weight": "long-tailed classes are what logit_adjustment corrects; per-sample "
                     "weights go to fit(X, y, sample_weight=...)",
-    "train_split": "the noisy-label methods train on every sample; no validation split yet",
 }
+
+
+def _stopped_early(net):
+    """Whether skorch's EarlyStopping ended the training (it raises KeyboardInterrupt too)."""
+    return any(isinstance(callback, EarlyStopping) and callback.misses_ >= callback.patience
+               for _, callback in net.callbacks_)
 
 
 class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
@@ -73,6 +81,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         "classes": ["array-like", None],
         "device": [StrOptions({"auto", "cpu", "cuda"}), str, torch.device],
         "callbacks": [list, None],
+        "train_split": [None, callable],
+        "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -251,16 +261,64 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             callbacks.append(("progress_bar", ProgressBar()))
         return callbacks
 
-    def _build_net(self, n_classes, device, generator, procedure):
+    def _check_callbacks(self, callbacks, valid):
+        """Callbacks that would score nothing, or the wrong targets, are errors here."""
+        for entry in callbacks:
+            name, callback = entry if isinstance(entry, tuple) else (type(entry).__name__, entry)
+            if isinstance(callback, EpochScoring) and callback.on_train:
+                raise ValueError(
+                    f"callback {name!r}: EpochScoring(on_train=True) cannot score the training "
+                    f"set here (the training targets are sample positions and batches may be "
+                    f"mixed, as in mixup or DivideMix); score a validation set: "
+                    f"train_split=skorch.dataset.ValidSplit(...) and on_train=False")
+            monitor = getattr(callback, "monitor", None)
+            needs_valid = (isinstance(callback, EpochScoring)
+                           or (isinstance(monitor, str) and monitor.startswith("valid_")))
+            if valid is None and needs_valid:
+                raise ValueError(
+                    f"callback {name!r} ({type(callback).__name__}) needs a validation set, "
+                    f"but train_split is None (every sample is trained on); pass "
+                    f"train_split=skorch.dataset.ValidSplit(0.2, stratified=True, "
+                    f"random_state=0), or a clean set with skorch.helper.predefined_split")
+
+    def _build_net(self, n_classes, device, generator, procedure, valid):
+        module, kwargs = self._net_kwargs(n_classes, device, generator, valid)
+        return TrainingNet(module, procedure=procedure, **kwargs)
+
+    def _continue_net(self, n_classes, device, generator, procedure, valid):
+        """The fitted net with this fit's settings (warm start): module, optimizer state,
+        the strategy's networks and history kept; callbacks, split, epochs and lr renewed."""
+        net = self.net_
+        _, kwargs = self._net_kwargs(n_classes, device, generator, valid)
+        for key in [key for key in vars(net) if key.startswith(("callbacks__", "iterator_"))]:
+            delattr(net, key)  # this fit's iterators, callbacks and their parameters only
+        for key, value in kwargs.items():
+            if key == "lr":
+                if value != net.lr:  # else the optimizer keeps its (possibly scheduled) rate
+                    net.set_params(lr=value)
+            elif key not in {"criterion", "optimizer", "device"} and not key.startswith(
+                    ("module__", "optimizer__")):
+                setattr(net, key, value)  # read when used: epochs, batches, split, callbacks
+        net.initialize_callbacks()
+        net.procedure = procedure
+        return net
+
+    def _net_kwargs(self, n_classes, device, generator, valid):
+        """The module and the keyword arguments of :class:`TrainingNet` for this fit."""
         module, module_params = self._module_and_params(n_classes)
         params = {
             "iterator_train": TensorBatchIterator,
             "iterator_valid": TensorBatchIterator,
             "iterator_train__shuffle": True,
             "iterator_train__generator": generator,
-            # there is no validation split, so nothing for skorch's valid_loss to score
-            "callbacks__valid_loss": None,
         }
+        callbacks = self._callbacks()
+        self._check_callbacks(callbacks, valid)
+        if valid is None:  # nothing for skorch's valid_loss to score
+            params["callbacks__valid_loss"] = None
+        else:  # as skorch's NeuralNetClassifier
+            callbacks.insert(0, ("valid_acc", EpochScoring(
+                "accuracy", name="valid_acc", lower_is_better=False, on_train=False)))
         user = self._skorch_kwargs()
         if "iterator_train" in user:
             # a user iterator (e.g. torch's DataLoader) gets only what it asked for
@@ -269,16 +327,14 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         params.update(module_params)
         params.update(self._default_skorch_kwargs())
         params.update(user)
-        return TrainingNet(
-            module,
-            procedure=procedure,
+        return module, dict(
             criterion=nn.CrossEntropyLoss,
             optimizer=self.optimizer,
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
-            train_split=None,
-            callbacks=self._callbacks(),
+            train_split=None if valid is None else predefined_split(valid),
+            callbacks=callbacks,
             device=device,
             verbose=int(self.verbose),
             **params,
@@ -311,13 +367,20 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight=None, X_trusted=None, y_trusted=None):
         start = time.perf_counter()
         self._validate_params()
+        fitted = self._warm_state() if self.warm_start and hasattr(self, "net_") else None
         X, y_encoded, sample_weight = self._validate_fit_input(X, y, sample_weight)
+        device = self._resolve_device()
+        if fitted is not None:
+            y_encoded = self._check_warm_start(fitted, y_encoded, device)
         trusted = self._validate_trusted(X_trusted, y_trusted)
         n_classes = len(self.classes_)
-        device = self._resolve_device()
         X_tensor = torch.from_numpy(np.ascontiguousarray(X))
+        train, valid = self._split(X_tensor, y_encoded)
+        if train is not None:
+            X_tensor, y_encoded = X_tensor[torch.from_numpy(train)], y_encoded[train]
+            sample_weight = None if sample_weight is None else sample_weight[train]
         config = self._engine_config(y_encoded)
-        if config.warmup_epochs >= config.max_epochs:
+        if config.warmup_epochs >= config.max_epochs and fitted is None:
             warnings.warn(
                 f"warmup_epochs={config.warmup_epochs} >= max_epochs={config.max_epochs}: every "
                 f"epoch is a warm-up epoch, so the noisy-label method never selects or corrects "
@@ -325,19 +388,25 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 f"raise max_epochs", UnlockerWarning, stacklevel=3)
         with self._seeded(device) as seed:
             generator = torch.Generator().manual_seed(seed)
-            strategy = self._make_strategy()
+            strategy = self._make_strategy() if fitted is None else self.strategy_
             engine = TrainingEngine(
                 config, strategy, X=X_tensor, y=y_encoded, sample_weight=sample_weight,
                 n_classes=n_classes, device=device, random_state=np.random.RandomState(seed),
                 generator=generator, trusted=trusted,
+                resume=None if fitted is None else fitted["engine"],
             )
-            net = self._build_net(n_classes, device, generator, engine)
-            net.initialize()
+            if fitted is None:
+                net = self._build_net(n_classes, device, generator, engine, valid)
+                net.initialize()
+            else:
+                net = self._continue_net(n_classes, device, generator, engine, valid)
             self._check_module_output(net, X_tensor, n_classes)
             net.partial_fit(X_tensor, torch.arange(len(X_tensor)))  # skorch swallows Ctrl+C
-        if len(net.history) < config.max_epochs:
+            engine.end_training(net)
+        planned = config.max_epochs + (0 if fitted is None else fitted["epochs"])
+        if len(net.history) < planned and not _stopped_early(net):
             warnings.warn(
-                f"training stopped at epoch {len(net.history)} of {config.max_epochs} "
+                f"training stopped at epoch {len(net.history)} of {planned} "
                 f"(interrupted); the fitted model is the one of that epoch", UnlockerWarning,
                 stacklevel=3)
         net.procedure = None  # the engine holds the training data: do not keep or pickle it
@@ -345,15 +414,114 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         self.strategy_ = strategy
         self.device_ = device
         self._given_labels_ = self.classes_[y_encoded]
+        self.train_indices_ = np.arange(len(y_encoded)) if train is None else train
         split = engine.split
         self.label_issues_ = ~split.clean_mask
         self.clean_proba_ = split.clean_proba
         self.corrected_labels_ = self.classes_[split.corrected_labels]
         self._predicted_labels_ = self.classes_[engine.predicted_labels]
         self.history_ = net.history
+        self._engine_state_ = engine.state()
+        self._warm_signature_ = self._warm_signature(device)
         self.timings_ = {"fit": time.perf_counter() - start, **engine.timings()}
         self._fitted_attributes(engine)
         return self
+
+    def _warm_signature(self, device):
+        """What a warm start may not change: the networks, their optimizer, the method."""
+        strategy = self._make_strategy()
+        routed = {key: value for key, value in self._skorch_kwargs().items()
+                  if key.startswith(("module__", "optimizer__"))}
+        return {"module": repr(self.module), "optimizer": repr(self.optimizer),
+                "device": str(device), "strategy": type(strategy).__name__,
+                **{f"strategy__{key}": repr(value)
+                   for key, value in strategy.get_params(deep=False).items()},
+                **{key: repr(value) for key, value in routed.items()}}
+
+    def _warm_state(self):
+        return {"classes": self.classes_, "input_shape": self.input_shape_,
+                "engine": self._engine_state_, "epochs": len(self.net_.history),
+                "signature": self._warm_signature_}
+
+    def _check_warm_start(self, fitted, y_encoded, device):
+        """Labels encoded as the fitted model's classes; a changed network is an error."""
+        if self.input_shape_ != fitted["input_shape"]:
+            raise ValueError(f"warm_start=True continues the fitted model, which takes samples "
+                             f"of shape {fitted['input_shape']}; X has {self.input_shape_}")
+        labels = self.classes_[y_encoded]
+        unseen = np.setdiff1d(np.unique(labels), fitted["classes"])
+        if len(unseen):
+            raise ValueError(f"warm_start=True continues the fitted model, whose classes are "
+                             f"{fitted['classes'].tolist()}; y has others: {unseen.tolist()} "
+                             f"(refit with warm_start=False)")
+        now = self._warm_signature(device)
+        changed = sorted(key for key in now.keys() | fitted["signature"].keys()
+                         if now.get(key) != fitted["signature"].get(key))
+        if changed:
+            raise ValueError(f"warm_start=True continues the fitted model, but "
+                             f"{', '.join(changed)} changed since it was fitted; refit with "
+                             f"warm_start=False")
+        self.classes_ = fitted["classes"]
+        return np.searchsorted(self.classes_, labels)
+
+    def _split(self, X, y_encoded):
+        """``train_split`` applied: (training positions or None for all, validation Dataset)."""
+        if self.train_split is None:
+            return None, None
+        dataset = Dataset(X, y_encoded)
+        parts = self.train_split(dataset, y_encoded)
+        if not (isinstance(parts, tuple) and len(parts) == 2):
+            raise TypeError(f"train_split must return (dataset_train, dataset_valid) as skorch's "
+                            f"ValidSplit does; got {type(parts).__name__}")
+        part_train, part_valid = parts
+
+        def positions(part):
+            if part is dataset:
+                return np.arange(len(y_encoded))
+            if isinstance(part, Subset) and part.dataset is dataset:
+                return np.asarray(part.indices, dtype=np.intp)
+            return None
+
+        train = positions(part_train)
+        if train is None:
+            raise TypeError("train_split must return, as its training part, the dataset it was "
+                            "given or a torch.utils.data.Subset of it (skorch's ValidSplit and "
+                            f"predefined_split do); got {type(part_train).__name__}")
+        if len(np.unique(train)) < 2 or len(np.unique(y_encoded[train])) < 2:
+            raise ValueError(f"train_split left {len(train)} training samples of "
+                             f"{len(np.unique(y_encoded[train]))} class(es); at least two "
+                             f"classes are needed")
+        if part_valid is None:
+            return train, None
+        shown = positions(part_valid)
+        if shown is not None:
+            X_valid, y_valid = X[torch.from_numpy(shown)], y_encoded[shown]
+        else:  # a dataset of its own (predefined_split): labels as given to fit
+            X_valid, y_valid = self._valid_arrays(part_valid)
+        if len(y_valid) == 0:
+            raise ValueError("train_split returned an empty validation set")
+        return train, Dataset(X_valid, torch.as_tensor(y_valid, dtype=torch.long))
+
+    def _valid_arrays(self, dataset):
+        """Inputs and encoded labels of a validation dataset the user built."""
+        if hasattr(dataset, "X") and hasattr(dataset, "y"):  # skorch's Dataset
+            X, y = dataset.X, dataset.y
+        else:
+            items = [dataset[i] for i in range(len(dataset))]
+            X = np.stack([np.asarray(x) for x, _ in items])
+            y = np.asarray([np.asarray(label) for _, label in items])
+        if y is None:
+            raise ValueError("the validation dataset of train_split has no labels")
+        X = check_array(np.asarray(X), allow_nd=True, dtype=np.float32, input_name="X_valid")
+        if tuple(X.shape[1:]) != self.input_shape_:
+            raise ValueError(f"the validation set of train_split has samples of shape "
+                             f"{tuple(X.shape[1:])}, X has {self.input_shape_}")
+        y = np.asarray(y).reshape(-1)
+        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        if len(unseen):
+            raise ValueError(f"the validation set of train_split has labels not among the "
+                             f"classes: {unseen.tolist()}")
+        return torch.from_numpy(np.ascontiguousarray(X)), np.searchsorted(self.classes_, y)
 
     def _validate_trusted(self, X_trusted, y_trusted):
         """The user's trusted set as (tensor, encoded labels), or None."""
@@ -393,7 +561,9 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         Returns
         -------
         issues : pandas.DataFrame or ndarray of int
-            One row per training sample, in training order: ``is_label_issue``,
+            One row per training sample, indexed by its position in the ``X``
+            given to fit (with a ``train_split``, the validation rows have
+            none): ``is_label_issue``,
             ``label_quality`` (the method's probability that the given label is
             clean: the small-loss mixture's posterior, or the softmax probability
             of the given label for the other strategies), ``given_label``,
@@ -407,8 +577,9 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                              f"{return_indices_ranked_by!r}")
         if return_indices_ranked_by is not None:
             issues = np.flatnonzero(self.label_issues_)
-            return issues[np.argsort(self.clean_proba_[issues], kind="stable")]
-        return pd.DataFrame({
+            return self.train_indices_[issues[np.argsort(self.clean_proba_[issues],
+                                                         kind="stable")]]
+        return pd.DataFrame(index=self.train_indices_, data={
             "is_label_issue": self.label_issues_,
             "label_quality": self.clean_proba_,
             "given_label": self._given_labels_,

@@ -25,6 +25,7 @@ it calls is :class:`Procedure`. Hyperparameters travel one way: the estimator
 builds a :class:`Config`, the engine reads only that.
 """
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -121,7 +122,11 @@ class Procedure(Protocol):
     from ``on_train_begin``; ``begin_epoch(net)`` from ``on_epoch_begin``;
     ``train_step(net, X, indices)`` from ``train_step_single`` (forward, loss,
     backward; returns skorch's ``{"loss", "y_pred"}``); ``loss(y_pred, indices)``
-    from ``get_loss``; ``end_training(net)`` from ``on_train_end``.
+    from ``get_loss``; ``prediction_logits(net, X)`` (the logits the estimator
+    predicts with) from ``validation_step`` and ``evaluation_step``. The
+    estimator calls ``end_training(net)`` once skorch's training is over, after
+    every callback's ``on_train_end`` (so that the final update sees the
+    parameters a ``Checkpoint(load_best=True)`` restored).
     """
 
     def extra_modules(self, module): ...
@@ -133,6 +138,8 @@ class Procedure(Protocol):
     def train_step(self, net, X, indices): ...
 
     def loss(self, y_pred, indices): ...
+
+    def prediction_logits(self, net, X): ...
 
     def end_training(self, net): ...
 
@@ -261,10 +268,14 @@ class TrainingEngine:
         For the outer step's mini-batches and the trusted batches.
     trusted : tuple of (torch.Tensor, ndarray), default=None
         A trusted set from the user (inputs, encoded labels).
+    resume : dict, default=None
+        :meth:`state` of a finished fit to continue (warm start): tau, prior,
+        alpha and the record go on from there, and the strategy, already
+        prepared, is not prepared again.
     """
 
     def __init__(self, config, strategy, *, X, y, sample_weight, n_classes, device,
-                 random_state, generator, trusted=None):
+                 random_state, generator, trusted=None, resume=None):
         self.config = config
         self.strategy = strategy
         self.X = X
@@ -281,6 +292,14 @@ class TrainingEngine:
                                    sample_weight=sample_weight)
         self.tau = float(config.tau)
         self.alpha = self.tau * np.log(self.prior)
+        self.resumed = resume is not None
+        if self.resumed:
+            self.tau, self.alpha = resume["tau"], resume["alpha"].copy()
+            self.prior = self.prior if self.fixed_prior else resume["prior"].copy()
+            self.record = copy.deepcopy(resume["record"])
+            self.record.seconds = dict.fromkeys(self.record.seconds, 0.0)
+            if hasattr(strategy, "seconds_"):
+                strategy.seconds_ = dict.fromkeys(strategy.seconds_, 0.0)
         self.split = None
         self.bc_indices = None
         X_trusted, y_trusted = (None, None) if trusted is None else trusted
@@ -304,7 +323,8 @@ class TrainingEngine:
         return self.strategy.extra_modules(module)
 
     def begin_training(self, net):
-        self.strategy.prepare(net, self.context)
+        if not self.resumed:
+            self.strategy.prepare(net, self.context)
 
     def begin_epoch(self, net):
         epoch = len(net.history)  # skorch has just opened this epoch's row: 1-based
@@ -460,6 +480,14 @@ class TrainingEngine:
         """The strategy's loss of logits ``y_pred`` for the samples at ``indices``."""
         return self.strategy.loss(y_pred, self._targets(indices))
 
+    def prediction_logits(self, net, X):
+        """The logits the estimator predicts with now: the networks' mean, adjusted by
+        alpha where the row adjusts predictions (evaluation mode, no grad, CPU)."""
+        logits = self.strategy.score(net, X).mean(dim=0)
+        if self.config.row.in_prediction:
+            logits = logits - torch.as_tensor(self.alpha, dtype=logits.dtype)
+        return logits
+
     # --- bookkeeping ------------------------------------------------------------------
 
     def _log(self, net, in_warmup):
@@ -474,6 +502,11 @@ class TrainingEngine:
         net.history.record("tau", self.tau)
         net.history.record("est_ir", ratio)
         net.history.record("clean", clean)
+
+    def state(self):
+        """What a warm start continues from: tau, alpha, prior and the record."""
+        return {"tau": self.tau, "alpha": self.alpha.copy(), "prior": self.prior.copy(),
+                "record": self.record}
 
     def timings(self):
         """Seconds per part of the engine's work, plus the strategy's own (``seconds_``)."""

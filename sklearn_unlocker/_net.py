@@ -6,13 +6,19 @@ through skorch's documented hooks, each of which hands over to the
 ``procedure`` it was built with (the fit's
 :class:`~sklearn_unlocker._engine.TrainingEngine`, interface
 :class:`~sklearn_unlocker._engine.Procedure`): ``initialize_module`` builds the
-procedure's extra modules, ``on_train_begin`` / ``on_epoch_begin`` /
-``on_train_end`` let it do its per-epoch work (Unlocker: score pass, tau,
+procedure's extra modules, ``on_train_begin`` / ``on_epoch_begin`` let
+it do its per-epoch work (Unlocker: score pass, tau,
 selection, prior), ``train_step_single`` runs its training step and
-``get_loss`` computes its loss of a batch.
+``get_loss`` computes its loss of a batch. With a validation split (the
+estimators' ``train_split``), ``validation_step`` and ``evaluation_step`` score
+the procedure's *predictions* (what the estimator's ``predict_proba`` gives)
+against the validation set's labels, so skorch's ``valid_loss``,
+``EpochScoring``, ``EarlyStopping`` and ``Checkpoint`` work as usual.
 """
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
 
@@ -83,9 +89,10 @@ class TrainingNet(NeuralNet):
         Implements ``extra_modules(module)``, ``begin_training(net)``,
         ``begin_epoch(net)``, ``train_step(net, X, indices)`` (forward, loss,
         backward; returns skorch's ``{"loss", "y_pred"}``), ``loss(y_pred,
-        indices)`` and ``end_training(net)``. The estimator sets it to ``None``
-        once the fit is over (it holds the training data), so a fitted net
-        predicts but does not train.
+        indices)``, and ``prediction_logits(net, X)``; the estimator calls its
+        ``end_training(net)`` after the training loop.
+        The estimator sets it to ``None`` once the fit is over (it holds the
+        training data), so a fitted net predicts raw logits and does not train.
     **kwargs
         skorch's ``NeuralNet`` parameters.
     """
@@ -126,13 +133,41 @@ class TrainingNet(NeuralNet):
                                **kwargs)
         self.procedure.begin_epoch(self)
 
-    def on_train_end(self, net, X=None, y=None, **kwargs):
-        self.procedure.end_training(self)
-        super().on_train_end(net, X=X, y=y, **kwargs)
-
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """The procedure's loss of logits ``y_pred`` for the samples ``y_true`` (indices)."""
-        return self.procedure.loss(y_pred, y_true)
+        """The loss of a batch.
+
+        ``training=True``: the procedure's loss of logits ``y_pred`` for the
+        training samples at positions ``y_true``. ``training=False`` (validation):
+        the cross-entropy of the predicted logits ``y_pred`` against the labels
+        ``y_true`` (encoded).
+        """
+        if training:
+            return self.procedure.loss(y_pred, y_true)
+        return F.cross_entropy(y_pred, torch.as_tensor(y_true, device=y_pred.device).long())
+
+    def validation_step(self, batch, **fit_params):
+        Xi, yi = unpack_data(batch)
+        y_pred = self.procedure.prediction_logits(self, Xi)
+        return {"loss": self.get_loss(y_pred, yi, X=Xi, training=False), "y_pred": y_pred}
+
+    def evaluation_step(self, batch, training=False):
+        if self.procedure is None or training:
+            return super().evaluation_step(batch, training=training)
+        Xi, _ = unpack_data(batch)
+        return self.procedure.prediction_logits(self, Xi)
+
+    def predict(self, X):
+        """Encoded class predictions (``argmax`` of :meth:`predict_proba`), for scorers.
+
+        Parameters
+        ----------
+        X : input data
+
+        Returns
+        -------
+        y_pred : ndarray of int
+        """
+        return np.argmax(self.predict_proba(X), axis=1)
 
     def logits(self, X, module=None, batch_size=1024):
         """Raw logits of every row of ``X`` in evaluation mode, without grad, on the CPU.

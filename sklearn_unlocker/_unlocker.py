@@ -160,6 +160,25 @@ class UnlockerClassifier(NeuralClassifierBase):
         "auto" uses CUDA when available.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (``callbacks__*`` parameters are routed to them).
+        With a ``train_split``, skorch's ``EarlyStopping``, ``Checkpoint``,
+        ``EpochScoring`` and ``LRScheduler`` work as with any skorch net; they
+        see the model's predictions (as :meth:`predict_proba` gives them) on the
+        validation set.
+    train_split : callable or None, default=None
+        skorch's validation split, e.g. ``skorch.dataset.ValidSplit(0.2,
+        stratified=True)`` or ``skorch.helper.predefined_split(Dataset(X_val,
+        y_val))``. None (the default) trains on every sample: the noisy-label
+        methods need all of them, and there is nothing to stop early on. With a
+        split, the held-out samples are left out of training, selection and the
+        prior, and each epoch logs ``valid_loss`` (cross-entropy of the
+        predictions) and ``valid_acc``. Their labels are the ones given, so
+        on noisy data a split of ``X`` measures *noisy* accuracy: a clean
+        validation set (``predefined_split``) measures what you want.
+    warm_start : bool, default=False
+        As in skorch: ``fit`` on a fitted estimator continues training it
+        (module, optimizer state, the strategy's own models, tau, prior and the
+        EMA of the adjustment) for ``max_epochs`` more epochs, with no second
+        warm-up; ``history_`` continues. False refits from scratch.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling, dropout and the strategy. The same value
         on CPU gives the same model; global random state is left untouched.
@@ -194,6 +213,9 @@ class UnlockerClassifier(NeuralClassifierBase):
         Estimated prior at the start of each epoch.
     clean_fraction_history_ : ndarray of shape (n_epochs,)
         Share of samples treated as clean in each epoch.
+    train_indices_ : ndarray of int
+        Positions in ``X`` of the samples trained on (all of them without a
+        ``train_split``); the per-sample attributes below follow this order.
     label_issues_ : ndarray of bool, shape (n_samples,)
         Training samples whose given label the final model judges wrong.
     clean_proba_ : ndarray of shape (n_samples,)
@@ -273,6 +295,8 @@ class UnlockerClassifier(NeuralClassifierBase):
         classes=None,
         device="auto",
         callbacks=None,
+        train_split=None,
+        warm_start=False,
         random_state=None,
         verbose=0,
         **kwargs,
@@ -300,6 +324,8 @@ class UnlockerClassifier(NeuralClassifierBase):
         self.classes = classes
         self.device = device
         self.callbacks = callbacks
+        self.train_split = train_split
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
         self._store_skorch_kwargs(kwargs)

@@ -115,7 +115,7 @@ class _LossProbe(Callback):
             indices = torch.arange(8)
             with torch.no_grad():
                 logits = net.module_(self.X[:8])
-                self.seen = (logits, float(net.get_loss(logits, indices)),
+                self.seen = (logits, float(net.get_loss(logits, indices, training=True)),
                              net.procedure.alpha.copy())
 
 

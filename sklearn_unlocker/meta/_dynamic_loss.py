@@ -71,6 +71,9 @@ class DynamicLossClassifier(MetaClassifierBase):
         +0.009 to +0.018), with the look-ahead the optimizer's own step.
     max_epochs, batch_size, classes, device, callbacks, random_state, verbose
         As in :class:`~sklearn_unlocker.UnlockerClassifier`.
+    train_split, warm_start
+        As in :class:`~sklearn_unlocker.UnlockerClassifier`: a validation split
+        for skorch's callbacks; continue training the fitted model.
     **kwargs
         Routed skorch parameters, as in :class:`~sklearn_unlocker.UnlockerClassifier`.
 
@@ -138,6 +141,8 @@ class DynamicLossClassifier(MetaClassifierBase):
         classes=None,
         device="auto",
         callbacks=None,
+        train_split=None,
+        warm_start=False,
         random_state=None,
         verbose=0,
         **kwargs,
@@ -157,6 +162,8 @@ class DynamicLossClassifier(MetaClassifierBase):
         self.classes = classes
         self.device = device
         self.callbacks = callbacks
+        self.train_split = train_split
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
         self._store_skorch_kwargs(kwargs)

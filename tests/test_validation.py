@@ -1,0 +1,173 @@
+"""A validation split and skorch's callbacks: valid_loss, EarlyStopping, Checkpoint, scoring."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, log_loss
+from skorch.callbacks import Callback, Checkpoint, EarlyStopping, EpochScoring, LRScheduler
+from skorch.dataset import Dataset, ValidSplit
+from skorch.helper import predefined_split
+
+from sklearn_unlocker import (
+    DynamicLossClassifier,
+    MetaLabelCorrectionClassifier,
+    UnlockerClassifier,
+)
+
+FAST = dict(max_epochs=5, warmup_epochs=2, random_state=0)
+ESTIMATORS = [UnlockerClassifier, DynamicLossClassifier, MetaLabelCorrectionClassifier]
+
+
+def _split():
+    return ValidSplit(0.25, stratified=True, random_state=0)
+
+
+def _held_out(clf, n):
+    return np.setdiff1d(np.arange(n), clf.train_indices_)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS, ids=lambda e: e.__name__)
+def test_a_split_holds_samples_out_and_logs_valid_metrics(Estimator, small_noisy_tabular):
+    data = small_noisy_tabular
+    n = len(data.y_train)
+    weights = np.linspace(0.5, 1.5, n)
+    clf = Estimator(train_split=_split(), **FAST).fit(data.X_train, data.y_train,
+                                                     sample_weight=weights)
+    held_out = _held_out(clf, n)
+    assert len(held_out) == pytest.approx(0.25 * n, abs=1)
+    assert len(clf.train_indices_) + len(held_out) == n
+    assert len(clf.label_issues_) == len(clf.train_indices_)
+    assert {"valid_loss", "valid_acc", "train_loss"} <= set(clf.history_[-1])
+    assert len(clf.history_) == FAST["max_epochs"]
+    table = clf.find_label_issues()
+    assert np.array_equal(table.index, clf.train_indices_)
+    assert np.array_equal(table["given_label"], data.y_train[clf.train_indices_])
+    assert set(clf.find_label_issues(return_indices_ranked_by="label_quality")) <= set(
+        clf.train_indices_)
+
+
+@pytest.mark.parametrize("Estimator,params", [
+    (UnlockerClassifier, {"logit_adjustment": "none"}),
+    (DynamicLossClassifier, {}),
+], ids=["unlocker-none", "dynamic-loss"])
+def test_valid_loss_and_acc_are_those_of_the_predictions(Estimator, params, small_noisy_tabular):
+    """Without a prediction adjustment the final update leaves the predictions as the last
+    epoch validated them: valid_loss is their log loss, valid_acc their accuracy."""
+    data = small_noisy_tabular
+    clf = Estimator(train_split=_split(), **params, **FAST).fit(data.X_train, data.y_train)
+    held_out = _held_out(clf, len(data.y_train))
+    X_val, y_val = data.X_train[held_out], data.y_train[held_out]
+    proba = clf.predict_proba(X_val)
+    assert clf.history_[-1, "valid_loss"] == pytest.approx(
+        log_loss(y_val, proba, labels=clf.classes_), rel=1e-4)
+    assert clf.history_[-1, "valid_acc"] == pytest.approx(
+        accuracy_score(y_val, clf.predict(X_val)))
+
+
+class _AdjustedAccuracy(Callback):
+    """At each epoch end, the accuracy of argmax(z - alpha) on a labelled set."""
+
+    def __init__(self, X, y):
+        self.X, self.y = torch.as_tensor(X), y
+        self.accuracies = []
+
+    def on_epoch_end(self, net, **kwargs):
+        z = net.logits(self.X).double() - torch.as_tensor(net.procedure.alpha)
+        self.accuracies.append(float(np.mean(z.argmax(1).numpy() == self.y)))
+
+
+def test_validation_scores_the_adjusted_predictions(small_noisy_tabular):
+    data = small_noisy_tabular
+    classes = np.unique(data.y_train)
+    X_val, y_val = data.X_test.astype(np.float32), np.searchsorted(classes, data.y_test)
+    probe = _AdjustedAccuracy(X_val, y_val)
+    clf = UnlockerClassifier(train_split=predefined_split(Dataset(data.X_test, data.y_test)),
+                             callbacks=[probe], **FAST).fit(data.X_train, data.y_train)
+    assert np.allclose(clf.history_[:, "valid_acc"], probe.accuracies)
+    assert len(clf.train_indices_) == len(data.y_train)  # a set of its own: nothing held out
+
+
+def test_predefined_split_encodes_the_given_labels(small_noisy_tabular):
+    data = small_noisy_tabular
+    names = np.array(["ant", "bee", "cat", "dog"])
+    split = predefined_split(Dataset(data.X_test, names[data.y_test]))
+    clf = UnlockerClassifier(train_split=split, logit_adjustment="none", **FAST)
+    clf.fit(data.X_train, names[data.y_train])
+    assert clf.history_[-1, "valid_acc"] == pytest.approx(
+        accuracy_score(names[data.y_test], clf.predict(data.X_test)))
+
+
+def test_early_stopping_ends_the_fit_without_an_interruption_warning(small_noisy_tabular):
+    data = small_noisy_tabular
+    never_better = EarlyStopping(patience=2, threshold=0.99, sink=lambda _: None)
+    clf = UnlockerClassifier(train_split=_split(), callbacks=[never_better],
+                             **{**FAST, "max_epochs": 10})
+    clf.fit(data.X_train, data.y_train)  # filterwarnings=error: a warning would fail here
+    assert len(clf.history_) == 3
+    assert clf.label_issues_.shape == clf.train_indices_.shape  # the final update ran
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS, ids=lambda e: e.__name__)
+def test_checkpoint_restores_the_best_parameters(Estimator, small_noisy_tabular, tmp_path):
+    data = small_noisy_tabular
+    checkpoint = Checkpoint(dirname=str(tmp_path), load_best=True, f_optimizer=None,
+                            f_criterion=None, f_history=None)
+    clf = Estimator(train_split=_split(), callbacks=[checkpoint], **{**FAST, "max_epochs": 8})
+    clf.fit(data.X_train, data.y_train)
+    losses = clf.history_[:, "valid_loss"]
+    best = int(np.argmin(losses))
+    assert clf.history_[best, "event_cp"] is True
+    saved = torch.load(tmp_path / "params.pt", weights_only=True)
+    for name, value in clf.net_.module_.state_dict().items():
+        assert torch.equal(value, saved[name]), name
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS, ids=lambda e: e.__name__)
+def test_lr_scheduler_steps_the_optimizer(Estimator, small_noisy_tabular):
+    data = small_noisy_tabular
+    clf = Estimator(callbacks=[LRScheduler("StepLR", step_size=2, gamma=0.1)], lr=0.01,
+                    **{**FAST, "max_epochs": 4})
+    clf.fit(data.X_train, data.y_train)
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01 * 0.1 ** 2)
+
+
+def test_epoch_scoring_with_a_sklearn_scorer(small_noisy_tabular):
+    data = small_noisy_tabular
+    scoring = EpochScoring("balanced_accuracy", lower_is_better=False, name="valid_bacc")
+    clf = UnlockerClassifier(train_split=_split(), callbacks=[scoring], **FAST)
+    clf.fit(data.X_train, data.y_train)
+    scores = clf.history_[:, "valid_bacc"]
+    assert len(scores) == FAST["max_epochs"] and all(0 <= s <= 1 for s in scores)
+
+
+@pytest.mark.parametrize("callback", [
+    EarlyStopping(), Checkpoint(), EpochScoring("accuracy"),
+], ids=["EarlyStopping", "Checkpoint", "EpochScoring"])
+def test_a_callback_that_needs_a_validation_set_without_a_split_is_an_error(
+        callback, small_noisy_tabular):
+    data = small_noisy_tabular
+    with pytest.raises(ValueError, match="needs a validation set, but train_split is None"):
+        UnlockerClassifier(callbacks=[callback], **FAST).fit(data.X_train, data.y_train)
+
+
+def test_scoring_the_training_set_is_an_error(small_noisy_tabular):
+    data = small_noisy_tabular
+    with pytest.raises(ValueError, match="cannot score the training set"):
+        UnlockerClassifier(callbacks=[EpochScoring("accuracy", on_train=True)],
+                           train_split=_split(), **FAST).fit(data.X_train, data.y_train)
+
+
+@pytest.mark.parametrize("split,error,match", [
+    (lambda dataset, y: dataset, TypeError, "must return \\(dataset_train, dataset_valid\\)"),
+    (lambda dataset, y: (Dataset(dataset.X, y), None), TypeError, "Subset of it"),
+    (lambda dataset, y: (dataset, Dataset(dataset.X[:3], np.array([9, 9, 9]))), ValueError,
+     "labels not among the classes"),
+    (lambda dataset, y: (dataset, Dataset(dataset.X[:3, :2], y[:3])), ValueError,
+     "samples of shape"),
+    (lambda dataset, y: (torch.utils.data.Subset(dataset, [0]), None), ValueError,
+     "at least two classes"),
+], ids=["not-a-pair", "foreign-train", "unseen-labels", "wrong-shape", "one-sample"])
+def test_a_bad_train_split_is_named(split, error, match, small_noisy_tabular):
+    data = small_noisy_tabular
+    with pytest.raises(error, match=match):
+        UnlockerClassifier(train_split=split, **FAST).fit(data.X_train, data.y_train)
