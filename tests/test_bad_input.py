@@ -1,0 +1,320 @@
+"""The bad-input and fault matrix: every case against every estimator.
+
+Each case either raises a clear error whose message names the problem, or has
+a documented safe result (checked here). Strategy-specific faults (a method
+that needs a trusted set, a prior mode) are tested beside their strategy.
+"""
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from skorch.callbacks import Callback, EarlyStopping
+from torch import nn
+
+from sklearn_unlocker import (
+    DynamicLossClassifier,
+    MetaLabelCorrectionClassifier,
+    UnlockerClassifier,
+    UnlockerWarning,
+)
+from sklearn_unlocker.modules import MLP
+
+FAST = dict(max_epochs=3, warmup_epochs=1, random_state=0)
+ESTIMATORS = [UnlockerClassifier, DynamicLossClassifier, MetaLabelCorrectionClassifier]
+ESTIMATOR_IDS = ["unlocker", "dynamic_loss", "mlc"]
+
+
+@pytest.fixture(scope="module")
+def data(small_noisy_tabular):
+    """X (n, 6), y in 4 classes, long-tailed and noisy."""
+    return small_noisy_tabular
+
+
+def _nan_at_3(X):
+    X = X.copy()
+    X.flat[3] = np.nan
+    return X
+
+
+def _inf_at_3(X):
+    X = X.copy()
+    X.flat[3] = np.inf
+    return X
+
+
+class _NaNModule(nn.Module):
+    def __init__(self, n_features, n_classes):
+        super().__init__()
+        self.linear = nn.Linear(n_features, n_classes)
+
+    def forward(self, X):
+        return self.linear(X) * float("nan")
+
+
+class _Interrupt(Callback):
+    """Ctrl+C after the second epoch."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 2:
+            raise KeyboardInterrupt
+
+
+def _with(**changes):
+    """A change of the fit arguments: each value maps the old argument to the new one."""
+    def change(args):
+        return {**args, **{name: fn(args) for name, fn in changes.items()}}
+    return change
+
+
+def _META(Estimator):
+    return {"strategy": "mlc"} if Estimator is UnlockerClassifier else {}
+
+
+# (id, estimator parameters (or a function of the estimator class giving them), change of the
+# fit arguments, error, what the message names)
+FIT_ERRORS = [
+    # input
+    ("X-nan", {}, _with(X=lambda a: _nan_at_3(a["X"])), ValueError, "NaN"),
+    ("X-inf", {}, _with(X=lambda a: _inf_at_3(a["X"])), ValueError, "infinity"),
+    ("X-1d", {}, _with(X=lambda a: a["X"][:, 0]), ValueError, "Expected 2D array"),
+    ("X-strings", {}, _with(X=lambda a: np.full(a["X"].shape, "a")), ValueError,
+     "could not convert string to float"),
+    ("X-complex", {}, _with(X=lambda a: a["X"] + 1j), ValueError, "Complex data"),
+    ("X-sparse", {}, _with(X=lambda a: scipy.sparse.csr_matrix(a["X"])), TypeError,
+     "dense data is required"),
+    ("X-empty", {}, _with(X=lambda a: a["X"][:0], y=lambda a: a["y"][:0]), ValueError,
+     "0 sample"),
+    ("X-one-sample", {}, _with(X=lambda a: a["X"][:1], y=lambda a: a["y"][:1]), ValueError,
+     "minimum of 2"),
+    # labels
+    ("y-none", {}, _with(y=lambda a: None), ValueError, "requires y to be passed"),
+    ("y-one-class", {}, _with(y=lambda a: np.zeros_like(a["y"])), ValueError,
+     "at least two classes"),
+    ("y-length", {}, _with(y=lambda a: a["y"][:-1]), ValueError,
+     "inconsistent numbers of samples"),
+    ("y-continuous", {}, _with(y=lambda a: a["y"] + 0.5), ValueError, "Unknown label type"),
+    ("y-2d", {}, _with(y=lambda a: np.c_[a["y"], a["y"]]), ValueError, "1d array"),
+    ("y-nan", {}, _with(y=lambda a: np.where(a["y"] == 0, np.nan, a["y"])), ValueError,
+     "y contains NaN"),
+    ("y-outside-classes", {"classes": [0, 1, 2]}, _with(), ValueError,
+     r"labels not in classes: \[3\]"),
+    # sample weights
+    ("weight-negative", {}, _with(sample_weight=lambda a: -np.ones(len(a["y"]))), ValueError,
+     "Negative values"),
+    ("weight-length", {}, _with(sample_weight=lambda a: np.ones(3)), ValueError,
+     "sample_weight.shape"),
+    ("weight-one-class", {}, _with(sample_weight=lambda a: (a["y"] == 0).astype(float)),
+     ValueError, "two classes with positive sample_weight"),
+    # keywords and parameters
+    ("keyword-typo", {"max_epoch": 1}, _with(), TypeError,
+     r"'max_epoch' \(did you mean 'max_epochs'\?\)"),
+    ("class-weight", {"class_weight": "balanced"}, _with(), TypeError,
+     "class_weight.*logit_adjustment"),
+    ("routed-unknown", {"foo__bar": 1}, _with(), ValueError, "unknown routed parameter"),
+    ("max-epochs-0", {"max_epochs": 0}, _with(), ValueError, "'max_epochs' parameter"),
+    ("batch-size-0", {"batch_size": 0}, _with(), ValueError, "'batch_size' parameter"),
+    ("lr-negative", {"lr": -1.0}, _with(), ValueError, "'lr' parameter"),
+    ("lr-nan", {"lr": float("nan")}, _with(), ValueError, "'lr' parameter"),
+    ("lr-inf", {"lr": float("inf")}, _with(), ValueError, "'lr' parameter"),
+    ("warmup-negative", {"warmup_epochs": -1}, _with(), ValueError, "'warmup_epochs'"),
+    ("optimizer-string", {"optimizer": "adam"}, _with(), ValueError, "'optimizer' parameter"),
+    ("random-state-string", {"random_state": "x"}, _with(), ValueError, "'random_state'"),
+    ("verbose-negative", {"verbose": -1}, _with(), ValueError, "'verbose' parameter"),
+    ("callbacks-not-a-list", {"callbacks": EarlyStopping()}, _with(), ValueError,
+     "'callbacks' parameter"),
+    ("train-split-not-callable", {"train_split": 0.2}, _with(), ValueError,
+     "'train_split' parameter"),
+    ("device-tpu", {"device": "tpu"}, _with(), ValueError, "not a torch device"),
+    # modules
+    ("module-string", {"module": "mlp"}, _with(), ValueError, "'module' parameter"),
+    ("module-width", {"module__n_classes": 3}, _with(), ValueError,
+     r"expected \(2, 4\).*4 classes"),
+    ("module-fails", {"module": nn.Linear(5, 4)}, _with(), ValueError,
+     "module failed on a batch"),
+    ("module-instance-with-params", {"module": MLP(6, 4), "module__hidden_units": (3,)},
+     _with(), ValueError, "module__hidden_units cannot apply"),
+    # callbacks
+    ("early-stopping-without-split", {"callbacks": [EarlyStopping()]}, _with(), ValueError,
+     "needs a validation set"),
+    # divergence
+    ("module-nan", {"module": _NaNModule}, _with(), FloatingPointError,
+     r"epoch 1 .*learning rate.*unscaled"),
+    ("lr-huge-unscaled", {"lr": 1e9}, _with(X=lambda a: a["X"] * 1e6), FloatingPointError,
+     r"lr=1000000000.0.*largest \|x\|"),
+    # trusted sets (inside Unlocker, for a meta-learning strategy)
+    ("trusted-half", _META, _with(X_trusted=lambda a: a["X"][:8]), ValueError,
+     "X_trusted and y_trusted"),
+    ("trusted-labels-unseen", _META, _with(X_trusted=lambda a: a["X"][:2],
+                                        y_trusted=lambda a: np.array([9, 9])),
+     ValueError, "y_trusted has labels not among the classes"),
+    ("trusted-shape", _META, _with(X_trusted=lambda a: a["X"][:2, :3],
+                                y_trusted=lambda a: a["y"][:2]),
+     ValueError, "X_trusted has samples of shape"),
+]
+if not torch.cuda.is_available():
+    FIT_ERRORS.append(("device-cuda-missing", {"device": "cuda"}, _with(), ValueError,
+                       "no CUDA device"))
+
+
+def _args(data):
+    return {"X": data.X_train.copy(), "y": data.y_train.copy()}
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS, ids=ESTIMATOR_IDS)
+@pytest.mark.parametrize("case,params,change,error,match", FIT_ERRORS,
+                         ids=[case[0] for case in FIT_ERRORS])
+def test_fit_error(Estimator, case, params, change, error, match, data):
+    args = change(_args(data))
+    params = params(Estimator) if callable(params) else params
+    with pytest.raises(error, match=match):
+        Estimator(**{**FAST, **params}).fit(**args)
+
+
+def test_a_trusted_set_for_a_selection_strategy_is_an_error(data):
+    with pytest.raises(ValueError, match="used by the meta-learning strategies only"):
+        UnlockerClassifier(**FAST).fit(data.X_train, data.y_train, X_trusted=data.X_train[:4],
+                                       y_trusted=data.y_train[:4])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS, ids=ESTIMATOR_IDS)
+def test_a_typo_is_an_error_in_clone_too(Estimator):
+    with pytest.raises(TypeError, match="max_epoch"):  # a clone would drop it silently
+        clone(Estimator(max_epoch=1))
+
+
+@pytest.fixture(scope="module", params=ESTIMATORS, ids=ESTIMATOR_IDS)
+def fitted(request, data):
+    return request.param(**FAST).fit(data.X_train, data.y_train)
+
+
+# (id, call on a fitted estimator, error, what the message names)
+PREDICT_ERRORS = [
+    ("features", lambda clf, d: clf.predict(d.X_test[:, :5]), ValueError, "features"),
+    ("nd-shape", lambda clf, d: clf.predict(d.X_test.reshape(-1, 2, 3)), ValueError,
+     "features"),
+    ("nan", lambda clf, d: clf.predict_proba(_nan_at_3(d.X_test)), ValueError, "NaN"),
+    ("score-unseen-labels", lambda clf, d: clf.score(d.X_test[:3], [0, 1, 7]), ValueError,
+     r"unseen at fit: \[7\]"),
+    ("ranking", lambda clf, d: clf.find_label_issues(return_indices_ranked_by="margin"),
+     ValueError, "return_indices_ranked_by"),
+    ("warm-start-new-class",
+     lambda clf, d: clone(clf).set_params(warm_start=True).fit(d.X_train, d.y_train)
+     .fit(d.X_train, np.where(d.y_train == 0, 9, d.y_train)), ValueError, r"y has others: \[9\]"),
+]
+
+
+@pytest.mark.parametrize("case,call,error,match", PREDICT_ERRORS,
+                         ids=[case[0] for case in PREDICT_ERRORS])
+def test_prediction_error(fitted, case, call, error, match, data):
+    with pytest.raises(error, match=match):
+        call(fitted, data)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS, ids=ESTIMATOR_IDS)
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "decision_function",
+                                    "find_label_issues"])
+def test_use_before_fit_is_a_not_fitted_error(Estimator, method, data):
+    with pytest.raises(NotFittedError):
+        getattr(Estimator(), method)(*([data.X_test] if method != "find_label_issues" else []))
+
+
+def _assert_sane(clf, X):
+    proba = clf.predict_proba(X)
+    assert np.all(np.isfinite(proba))
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert set(clf.predict(X)) <= set(clf.classes_)
+    return proba
+
+
+def _SELECTION_WARNS(Estimator):
+    """Unlocker's per-class small-loss split may keep no sample of a tiny class: it says so."""
+    return "had no sample judged clean" if Estimator is UnlockerClassifier else None
+
+
+# (id, estimator parameters, change of the fit arguments, the UnlockerWarning expected (or a
+# function of the estimator class giving it), a check of the fitted estimator)
+SAFE = [
+    ("labels-all-random", {}, _with(y=lambda a: np.random.RandomState(1).permutation(a["y"])),
+     None, None),
+    ("X-constant", {}, _with(X=lambda a: np.zeros_like(a["X"])), None, None),
+    ("X-duplicated-with-other-labels", {},
+     _with(X=lambda a: np.repeat(a["X"][:1], len(a["y"]), axis=0)), None, None),
+    ("two-per-class", {}, _with(X=lambda a: a["X"][_two_per_class(a["y"])],
+                                y=lambda a: a["y"][_two_per_class(a["y"])]),
+     _SELECTION_WARNS, None),
+    ("one-sample-in-a-class", {}, _with(X=lambda a: a["X"][_one_of_class_3(a["y"])],
+                                        y=lambda a: a["y"][_one_of_class_3(a["y"])]),
+     _SELECTION_WARNS, None),
+    ("X-float64-int", {}, _with(X=lambda a: np.round(a["X"] * 10).astype(int)), None, None),
+    ("X-3d-flattened-by-mlp", {}, _with(X=lambda a: a["X"].reshape(-1, 2, 3)), None,
+     lambda clf, d: clf.input_shape_ == (2, 3)),
+    ("y-strings", {}, _with(y=lambda a: np.array(["ant", "bee", "cat", "dog"])[a["y"]]),
+     None, lambda clf, d: clf.classes_.tolist() == ["ant", "bee", "cat", "dog"]),
+    ("pandas", {}, _with(X=lambda a: pd.DataFrame(a["X"], columns=list("abcdef")),
+                         y=lambda a: pd.Series(a["y"])), None,
+     lambda clf, d: clf.feature_names_in_.tolist() == list("abcdef")),
+    ("weight-zeros-for-some", {}, _with(sample_weight=lambda a: (np.arange(len(a["y"])) % 3 > 0)
+                                        .astype(float)), None, None),
+    ("warmup-whole-fit", {"warmup_epochs": 3}, _with(), "every epoch is a warm-up epoch", None),
+    ("ctrl-c", {"callbacks": [_Interrupt()]}, _with(), "stopped at epoch 2 of 3",
+     lambda clf, d: len(clf.history_) == 2),
+]
+
+
+def _two_per_class(y):
+    return np.concatenate([np.flatnonzero(y == label)[:2] for label in np.unique(y)])
+
+
+def _one_of_class_3(y):
+    return np.concatenate([np.flatnonzero(y != 3), np.flatnonzero(y == 3)[:1]])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS, ids=ESTIMATOR_IDS)
+@pytest.mark.parametrize("case,params,change,warning,check", SAFE, ids=[c[0] for c in SAFE])
+def test_safe_result(Estimator, case, params, change, warning, check, data):
+    args = change(_args(data))
+    clf = Estimator(**{**FAST, **params})
+    warning = warning(Estimator) if callable(warning) else warning
+    if warning is None:
+        clf.fit(**args)  # filterwarnings=error: any warning fails here
+    else:
+        with pytest.warns(UnlockerWarning, match=warning):
+            clf.fit(**args)
+    X_test = data.X_test.reshape((-1, *clf.input_shape_))
+    _assert_sane(clf, pd.DataFrame(X_test, columns=clf.feature_names_in_)
+                 if hasattr(clf, "feature_names_in_") else X_test)
+    if check is not None:
+        assert check(clf, data)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS, ids=ESTIMATOR_IDS)
+def test_nothing_the_user_passed_is_modified(Estimator, data):
+    X, y = data.X_train.copy(), data.y_train.copy()
+    weights = np.linspace(0.5, 1.5, len(y))
+    module = MLP(6, 4)
+    before = copy.deepcopy((X, y, weights, module.state_dict()))
+    clf = Estimator(module, **FAST)
+    params = clf.get_params(deep=False)
+    clf.fit(X, y, sample_weight=weights)
+    for now, then in zip((X, y, weights), before[:3], strict=True):
+        assert np.array_equal(now, then)
+    assert all(torch.equal(module.state_dict()[k], before[3][k]) for k in before[3])
+    assert clf.get_params(deep=False) == params
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS, ids=ESTIMATOR_IDS)
+def test_a_class_in_classes_without_samples(Estimator, data):
+    """An extra class gets a column: Unlocker floors its prior and says so."""
+    clf = Estimator(classes=[0, 1, 2, 3, 4], **FAST)
+    if Estimator is UnlockerClassifier:
+        with pytest.warns(UnlockerWarning, match=r"\[4\] of `classes` have no training sample"):
+            clf.fit(data.X_train, data.y_train)
+    else:
+        clf.fit(data.X_train, data.y_train)
+    assert _assert_sane(clf, data.X_test).shape == (len(data.X_test), 5)
