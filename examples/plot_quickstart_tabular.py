@@ -12,10 +12,13 @@ select models on balanced accuracy (``scoring="balanced_accuracy"``); pass
 # %%
 import os
 
+import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import ValidSplit
 
 from sklearn_unlocker import UnlockerClassifier
 from sklearn_unlocker.datasets import make_noisy_tabular
@@ -52,3 +55,20 @@ print(f"test balanced accuracy: {balanced_accuracy_score(data.y_test, y_pred):.3
 clf = grid.best_estimator_[-1]
 print(f"learned tau {clf.tau_:.2f}; estimated imbalance ratio {clf.imbalance_ratio_:.1f} "
       f"(true {data.true_imbalance_ratio:.0f}, observed {data.observed_imbalance_ratio:.1f})")
+
+# %%
+# Early stopping, as with any skorch net: hold out a validation split and stop when its
+# loss no longer improves. These labels are noisy, so the split measures *noisy* loss and
+# accuracy: here (full run) it stops after 21 epochs, keeps epoch 6 and tests at 0.670, below
+# the 60-epoch fit above (0.719). A noisy validation set is a weak stopping signal; with a
+# small clean set, pass it as ``skorch.helper.predefined_split(Dataset(X, y))``.
+early = make_pipeline(StandardScaler(), UnlockerClassifier(
+    classes=data.classes, max_epochs=8 if SMOKE else 200, random_state=0,
+    train_split=ValidSplit(0.2, stratified=True, random_state=0),
+    callbacks=[EarlyStopping(patience=2 if SMOKE else 15, load_best=True, sink=lambda _: None)],
+))
+early.fit(data.X_train, data.y_train)
+losses = early[-1].history_[:, "valid_loss"]
+print(f"stopped after {len(losses)} epochs (best noisy valid_loss {min(losses):.3f} at epoch "
+      f"{int(np.argmin(losses)) + 1}); test balanced accuracy "
+      f"{balanced_accuracy_score(data.y_test, early.predict(data.X_test)):.3f}")
