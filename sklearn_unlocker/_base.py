@@ -410,6 +410,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 f"(interrupted); the fitted model is the one of that epoch", UnlockerWarning,
                 stacklevel=3)
         net.procedure = None  # the engine holds the training data: do not keep or pickle it
+        net.train_split = None  # nor the validation data
         self.net_ = net
         self.strategy_ = strategy
         self.device_ = device
