@@ -6,14 +6,18 @@ that needs a trusted set, a prior mode) are tested beside their strategy.
 """
 
 import copy
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse
+import sklearn
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import balanced_accuracy_score, make_scorer
+from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback, EarlyStopping
 from torch import nn
 
@@ -318,3 +322,31 @@ def test_a_class_in_classes_without_samples(Estimator, data):
     else:
         clf.fit(data.X_train, data.y_train)
     assert _assert_sane(clf, data.X_test).shape == (len(data.X_test), 5)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS, ids=ESTIMATOR_IDS)
+@pytest.mark.parametrize("case,params,scale", [
+    ("lr-1e3", {"lr": 1e3}, 1.0), ("X-1e10", {}, 1e10), ("X-1e20", {}, 1e20),
+], ids=["lr-1e3", "X-1e10", "X-1e20"])
+def test_a_fit_far_off_scale_stops_clearly_or_stays_finite(Estimator, case, params, scale,
+                                                           data):
+    """Where such a fit diverges it stops with the clear error; where it survives, its
+    predictions are finite (never NaN probabilities and classes_[0] everywhere)."""
+    clf = Estimator(**{**FAST, **params})
+    try:
+        clf.fit(data.X_train * scale, data.y_train)
+    except FloatingPointError as error:
+        assert re.search(r"in epoch \d+ \(training stopped\).*lr=.*largest \|x\|", str(error))
+    else:
+        _assert_sane(clf, data.X_test * scale)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS, ids=ESTIMATOR_IDS)
+def test_metadata_routing_survives_clone_in_a_search(Estimator, data):
+    with sklearn.config_context(enable_metadata_routing=True):
+        clf = Estimator(**FAST).set_fit_request(sample_weight=True)
+        assert clone(clf).get_metadata_routing().fit.requests["sample_weight"] is True
+        scorer = make_scorer(balanced_accuracy_score).set_score_request(sample_weight=False)
+        grid = GridSearchCV(clf, {"max_epochs": [2]}, cv=2, scoring=scorer)
+        grid.fit(data.X_train, data.y_train, sample_weight=np.ones(len(data.y_train)))
+        assert grid.best_estimator_.get_metadata_routing().fit.requests["sample_weight"]
