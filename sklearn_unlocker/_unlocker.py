@@ -28,8 +28,8 @@ class UnlockerClassifier(NeuralClassifierBase):
     chosen from the training data) is uniform. The adjustment ``alpha = tau *
     log pi`` is smoothed by an EMA. Predictions are balanced: ``argmax z - alpha``.
     See Chen et al., "Unlocker: Disentangle the Deadlock of Learning between
-    Label-noisy and Long-tailed Data", NeurIPS 2025, Algorithm 1, and
-    DESIGN.md section 4 for the exact procedure.
+    Label-noisy and Long-tailed Data", NeurIPS 2025, Algorithm 1; the exact
+    procedure is in the :ref:`user guide <algorithm>`.
 
     The defaults were chosen on a development grid of their own
     (``benchmarks/devdata.py``: three synthetic tabular families, MNIST-1D with
@@ -125,8 +125,8 @@ class UnlockerClassifier(NeuralClassifierBase):
         Epochs of training on every given label before selection starts (as in
         DivideMix). Where the row puts alpha in the loss ("unlocker", "loss"), the
         warm-up already uses the logit-adjusted loss with the initial ``tau`` and the
-        prior of the given labels, not plain cross-entropy as DESIGN.md and DivideMix
-        have it: on the development grid plain cross-entropy in the warm-up changed
+        prior of the given labels, not plain cross-entropy as our design notes and
+        DivideMix have it: on the development grid plain cross-entropy in the warm-up changed
         mean balanced accuracy by -0.002 (from -0.10 to +0.08 per setting, seed
         noise; ``benchmarks/results/development_mechanisms.md``), so the loss stays
         one and the same from the first epoch.

@@ -14,7 +14,29 @@ __all__ = ["BatchAugmentation", "GaussianNoise", "PerSample", "RandomShift", "re
 
 
 class BatchAugmentation:
-    """Base class of augmentations that take a whole batch ``(n, ...)``."""
+    """Base class of augmentations that take a whole batch ``(n, ...)``.
+
+    Examples
+    --------
+    A subclass transforms the whole batch in ``__call__``; its ``__init__``
+    arguments show in its repr:
+
+    >>> class RandomScale(BatchAugmentation):
+    ...     def __init__(self, spread=0.1):
+    ...         self.spread = spread
+    ...     def __call__(self, X):
+    ...         factor = 1 + self.spread * (2 * torch.rand(len(X), 1) - 1)  # one per sample
+    ...         return X * factor
+    >>> _ = torch.manual_seed(0)
+    >>> augment = RandomScale(0.2)
+    >>> augment
+    RandomScale(spread=0.2)
+    >>> out = augment(torch.ones(4, 3))
+    >>> out.shape, bool(((out >= 0.8) & (out <= 1.2)).all())
+    (torch.Size([4, 3]), True)
+    >>> resolve_augment(augment) is augment  # what an estimator's ``augment=`` does
+    True
+    """
 
     def __call__(self, X):
         raise NotImplementedError
@@ -123,6 +145,17 @@ def resolve_augment(augment):
     Returns
     -------
     augment : BatchAugmentation or None
+
+    Examples
+    --------
+    >>> resolve_augment(None) is None
+    True
+    >>> noise = GaussianNoise(0.1)
+    >>> resolve_augment(noise) is noise
+    True
+    >>> flip = resolve_augment(lambda x: x.flip(-1))  # a single-sample callable
+    >>> type(flip).__name__, flip(torch.tensor([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    ('PerSample', [[2.0, 1.0], [4.0, 3.0]])
     """
     if augment is None or isinstance(augment, BatchAugmentation):
         return augment

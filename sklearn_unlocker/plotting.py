@@ -35,6 +35,23 @@ def plot_tau_history(clf, *, true_imbalance_ratio=None, ax=None):
     Returns
     -------
     ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn_unlocker import UnlockerClassifier
+    >>> from sklearn_unlocker.datasets import make_noisy_tabular
+    >>> data = make_noisy_tabular(n_samples_per_class=50, n_classes=3, n_features=5,
+    ...                           n_informative=3, n_test_per_class=10, imbalance_ratio=5,
+    ...                           noise_rate=0.2, random_state=0)
+    >>> clf = UnlockerClassifier(max_epochs=3, warmup_epochs=1, random_state=0)
+    >>> clf = clf.fit(data.X_train, data.y_train)
+    >>> ax = plot_tau_history(clf, true_imbalance_ratio=data.true_imbalance_ratio)
+    >>> isinstance(ax, matplotlib.axes.Axes), len(ax.lines[0].get_xdata())  # one point an epoch
+    (True, 3)
+    >>> plt.close(ax.figure)
     """
     ax = _axes(ax)
     epochs = np.arange(1, len(clf.tau_history_) + 1)
@@ -66,6 +83,23 @@ def plot_prior(clf, *, true_prior=None, observed_prior=None, ax=None):
     Returns
     -------
     ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn_unlocker import UnlockerClassifier
+    >>> from sklearn_unlocker.datasets import make_noisy_tabular
+    >>> data = make_noisy_tabular(n_samples_per_class=50, n_classes=3, n_features=5,
+    ...                           n_informative=3, n_test_per_class=10, imbalance_ratio=5,
+    ...                           noise_rate=0.2, random_state=0)
+    >>> clf = UnlockerClassifier(max_epochs=3, warmup_epochs=1, random_state=0)
+    >>> clf = clf.fit(data.X_train, data.y_train)
+    >>> ax = plot_prior(clf, true_prior=data.true_prior, observed_prior=data.observed_prior)
+    >>> isinstance(ax, matplotlib.axes.Axes), len(ax.patches)  # 3 bars for each of 3 classes
+    (True, 9)
+    >>> plt.close(ax.figure)
     """
     ax = _axes(ax)
     x = np.arange(len(clf.classes_))
@@ -100,6 +134,20 @@ def plot_per_class_accuracy(y_true, y_pred, classes, *, train_counts=None, ax=No
     Returns
     -------
     ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_per_class_accuracy([0, 0, 1, 1, 2, 2], [0, 1, 1, 1, 0, 0], classes=[0, 1, 2],
+    ...                              train_counts=[50, 10, 5], ax=ax)
+    >>> isinstance(ax, matplotlib.axes.Axes)
+    True
+    >>> [float(bar.get_height()) for bar in ax.patches]  # recall, head to tail
+    [0.5, 1.0, 0.0]
+    >>> plt.close(fig)
     """
     ax = _axes(ax)
     y_true, y_pred, classes = np.asarray(y_true), np.asarray(y_pred), np.asarray(classes)
@@ -135,6 +183,23 @@ def plot_label_issues(clf, *, noise_mask=None, ax=None):
     Returns
     -------
     ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn_unlocker import UnlockerClassifier
+    >>> from sklearn_unlocker.datasets import make_noisy_tabular
+    >>> data = make_noisy_tabular(n_samples_per_class=50, n_classes=3, n_features=5,
+    ...                           n_informative=3, n_test_per_class=10, imbalance_ratio=5,
+    ...                           noise_rate=0.2, random_state=0)
+    >>> clf = UnlockerClassifier(max_epochs=3, warmup_epochs=1, random_state=0)
+    >>> clf = clf.fit(data.X_train, data.y_train)
+    >>> ax = plot_label_issues(clf, noise_mask=data.noise_mask)
+    >>> isinstance(ax, matplotlib.axes.Axes), len(ax.patches)  # 2 bars for each of 3 classes
+    (True, 6)
+    >>> plt.close(ax.figure)
     """
     ax = _axes(ax)
     table = clf.find_label_issues()
@@ -170,6 +235,23 @@ def plot_diagnostics(clf, data):
     Returns
     -------
     fig : matplotlib Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn_unlocker import UnlockerClassifier
+    >>> from sklearn_unlocker.datasets import make_noisy_tabular
+    >>> data = make_noisy_tabular(n_samples_per_class=50, n_classes=3, n_features=5,
+    ...                           n_informative=3, n_test_per_class=10, imbalance_ratio=5,
+    ...                           noise_rate=0.2, random_state=0)
+    >>> clf = UnlockerClassifier(max_epochs=3, warmup_epochs=1, random_state=0)
+    >>> clf = clf.fit(data.X_train, data.y_train)
+    >>> fig = plot_diagnostics(clf, data)
+    >>> isinstance(fig, matplotlib.figure.Figure), len(fig.axes)  # 4 panels, 2 twin axes
+    (True, 6)
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))

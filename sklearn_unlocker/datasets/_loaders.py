@@ -76,9 +76,10 @@ def make_long_tailed_noisy(
 ):
     """Turn a clean train/test pair into a long-tailed noisy benchmark.
 
-    The training set is subsampled to a long tail first (DESIGN.md 7: imbalance
-    first, noise after), then its labels are corrupted. The test set is left
-    as given (pass a balanced one, e.g. from :func:`balanced_split`).
+    The training set is subsampled to a long tail first (imbalance first, noise
+    after, as the papers do; see the :ref:`user guide <problem>`), then its
+    labels are corrupted. The test set is left as given (pass a balanced one,
+    e.g. from :func:`balanced_split`).
 
     Parameters
     ----------
@@ -115,6 +116,20 @@ def make_long_tailed_noisy(
         ``observed_imbalance_ratio``, ``head_to_tail_ratio`` (observed, in true
         order), ``scenario``, ``transition_matrix``, ``realised_noise_rate``,
         ``noise``, ``noise_rate``, ``name`` and ``DESCR`` (a printable summary).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.normal(size=(600, 4)), np.repeat([0, 1, 2], 200)
+    >>> X_pool, y_pool, X_test, y_test = balanced_split(X, y, n_test_per_class=20,
+    ...                                                 random_state=0)
+    >>> data = make_long_tailed_noisy(X_pool, y_pool, X_test, y_test, imbalance_ratio=10,
+    ...                               noise="sym", noise_rate=0.2, random_state=0)
+    >>> data.true_counts.tolist(), data.true_imbalance_ratio, data.X_test.shape
+    ([180, 56, 18], 10.0, (60, 4))
+    >>> bool(np.all((data.y_train != data.y_train_true) == data.noise_mask))
+    True
     """
     rng = check_random_state(random_state)
     X_train, y_train = np.asarray(X_train), np.asarray(y_train)
@@ -169,6 +184,16 @@ def describe(data):
     -------
     text : str
         Scenario line, then one row per class with true and observed counts.
+
+    Examples
+    --------
+    >>> data = make_noisy_tabular(n_samples_per_class=50, n_classes=3, n_features=5,
+    ...                           n_informative=3, n_test_per_class=10, imbalance_ratio=5,
+    ...                           noise_rate=0.2, random_state=0)
+    >>> print(describe(data).splitlines()[0])
+    tabular: 65 training samples, 3 classes, 30 clean test samples
+    >>> describe(data) == data.DESCR
+    True
     """
     rate = "" if data.noise_rate is None else f" {data.noise_rate:.0%}"
     lines = [
@@ -356,6 +381,16 @@ def make_noisy_tabular(
     -------
     data : :class:`~sklearn.utils.Bunch`
         See :func:`make_long_tailed_noisy`.
+
+    Examples
+    --------
+    >>> data = make_noisy_tabular(n_samples_per_class=50, n_classes=3, n_features=5,
+    ...                           n_informative=3, n_test_per_class=10, imbalance_ratio=5,
+    ...                           noise_rate=0.2, random_state=0)
+    >>> data.X_train.shape, data.X_test.shape
+    ((65, 5), (30, 5))
+    >>> data.true_counts.tolist(), data.observed_counts.tolist(), data.scenario
+    ([40, 17, 8], [35, 15, 15], 'relieve')
     """
     rng = check_random_state(random_state)
     X, y = make_classification(
@@ -420,6 +455,15 @@ def load_noisy_mnist1d(
     -------
     data : :class:`~sklearn.utils.Bunch`
         See :func:`make_long_tailed_noisy`.
+
+    Examples
+    --------
+    >>> data = load_noisy_mnist1d(n_samples=400, n_test_per_class=10, imbalance_ratio=5,
+    ...                           noise_rate=0.2, random_state=0)
+    >>> data.X_train.shape, data.X_test.shape
+    ((149, 40), (100, 40))
+    >>> data.true_counts[:3].tolist(), data.true_imbalance_ratio
+    ([30, 25, 20], 5.0)
     """
     try:
         from mnist1d.data import get_dataset_args, make_dataset
@@ -492,6 +536,17 @@ def load_noisy_cifar(
     -------
     data : :class:`~sklearn.utils.Bunch`
         See :func:`make_long_tailed_noisy`.
+
+    Examples
+    --------
+    The first call downloads about 170 MB into ``root`` (so it is not run here):
+
+    >>> from sklearn_unlocker.datasets import load_noisy_cifar
+    >>> data = load_noisy_cifar("cifar10", root="./data", download=True,
+    ...                         imbalance_ratio=100, noise="sym", noise_rate=0.4,
+    ...                         random_state=0)  # doctest: +SKIP
+    >>> data.X_train.shape[1:], data.X_test.shape  # doctest: +SKIP
+    ((3, 32, 32), (10000, 3, 32, 32))
     """
     import torchvision
 
@@ -527,6 +582,15 @@ def dataset_to_arrays(dataset, *, batch_size=1000):
     -------
     X : ndarray of float32, shape (n_samples, ...)
     y : ndarray of int64, shape (n_samples,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.utils.data import TensorDataset
+    >>> dataset = TensorDataset(torch.zeros(5, 1, 2, 2), torch.arange(5))
+    >>> X, y = dataset_to_arrays(dataset, batch_size=2)
+    >>> X.shape, X.dtype.name, y.tolist()
+    ((5, 1, 2, 2), 'float32', [0, 1, 2, 3, 4])
     """
     from torch.utils.data import DataLoader
 

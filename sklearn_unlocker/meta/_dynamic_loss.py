@@ -1,4 +1,4 @@
-"""DynamicLossClassifier: the face of Dynamic Loss (Jiang et al., DESIGN.md section 6)."""
+"""DynamicLossClassifier: the face of Dynamic Loss (Jiang et al.; user guide: meta methods)."""
 
 from numbers import Integral, Real
 
@@ -17,7 +17,8 @@ class DynamicLossClassifier(MetaClassifierBase):
 
     The face of :class:`~sklearn_unlocker.strategies.DynamicLossStrategy` trained
     on its own (no logit adjustment) with the paper's hierarchical meta set;
-    ``UnlockerClassifier(strategy="dynamic_loss")`` runs it inside Unlocker.
+    ``UnlockerClassifier(strategy="dynamic_loss")`` runs it inside Unlocker. Read more in the
+    :ref:`user guide <meta-methods>`.
 
     The classifier trains on ``CE(y*, f(x) + q)`` (Eq. 2): per-class additive
     margins ``q`` from a margin generator (a balanced-softmax-like adjustment that

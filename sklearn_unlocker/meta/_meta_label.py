@@ -1,4 +1,4 @@
-"""MetaLabelCorrectionClassifier: the face of MLC, MLC-D and EBOMLC (DESIGN.md section 6)."""
+"""MetaLabelCorrectionClassifier: the face of MLC, MLC-D and EBOMLC (user guide: meta methods)."""
 
 from numbers import Integral, Real
 
@@ -17,7 +17,8 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
 
     The face of :class:`~sklearn_unlocker.strategies.MetaLabelStrategy` trained
     on its own (no logit adjustment); ``UnlockerClassifier(strategy="ebomlc")``
-    runs the same method inside Unlocker.
+    runs the same method inside Unlocker. Read more in the :ref:`user guide
+    <meta-methods>`.
 
     A meta model g(h(x), y) turns each noisy sample's features ``h(x)`` (the
     input of the last Linear layer of a frozen copy of the main module, taken

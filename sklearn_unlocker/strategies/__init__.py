@@ -61,6 +61,16 @@ def resolve_strategy(strategy):
     strategy : BaseStrategy
         A fresh object for a name; a clone of a given object (the user's object is
         never modified).
+
+    Examples
+    --------
+    >>> from sklearn_unlocker.strategies import SmallLossStrategy, resolve_strategy
+    >>> resolve_strategy("mlc")
+    MetaLabelStrategy(method='mlc')
+    >>> mine = SmallLossStrategy(p_threshold=0.7)
+    >>> resolved = resolve_strategy(mine)
+    >>> resolved is mine, resolved.p_threshold
+    (False, 0.7)
     """
     if isinstance(strategy, str):
         if strategy not in STRATEGIES:

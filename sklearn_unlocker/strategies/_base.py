@@ -54,6 +54,19 @@ class Split(NamedTuple):
         ``0 .. n_classes-1``.
     confidence : ndarray of float, shape (n_samples,)
         Confidence in ``corrected_labels``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_unlocker.strategies import BaseStrategy, Split
+    >>> split = Split(clean_proba=np.array([0.9, 0.2, 0.8]),
+    ...               clean_mask=np.array([True, False, True]),
+    ...               corrected_labels=np.array([0, 2, 1]),
+    ...               confidence=np.array([1.0, 0.7, 1.0]))
+    >>> split.corrected_labels.tolist(), int(split.clean_mask.sum())
+    ([0, 2, 1], 2)
+    >>> BaseStrategy().training_weights(split).tolist()  # the default training weights
+    [1.0, 0.7, 1.0]
     """
 
     clean_proba: np.ndarray
@@ -96,6 +109,18 @@ class TrainingContext:
         (``fit(..., X_trusted=, y_trusted=)``) or the epoch's D_bc;
         ``trusted.batch(size)`` draws a class-balanced batch and
         ``trusted.contains(indices)`` tells which training samples are in it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from sklearn_unlocker.strategies import TrainingContext
+    >>> context = TrainingContext(epoch=2, max_epochs=10, warmup_epochs=3,
+    ...                           prior=np.array([0.8, 0.2]), augment=None, mixup_alpha=0.0,
+    ...                           random_state=np.random.RandomState(0),
+    ...                           generator=torch.Generator().manual_seed(0))
+    >>> context.in_warmup, context.prior.tolist(), context.n_classes is None
+    (True, [0.8, 0.2], True)
     """
 
     epoch: int
@@ -147,6 +172,23 @@ class BatchTargets:
 
     Any array a strategy returns from :meth:`BaseStrategy.batch_fields` is a
     field too, under its key.
+
+    Examples
+    --------
+    The engine builds the targets of each mini-batch from the epoch's per-sample
+    tensors; a loss reads them as fields:
+
+    >>> import torch
+    >>> from sklearn_unlocker.strategies import BaseStrategy, BatchTargets
+    >>> epoch = {"target": torch.tensor([0, 1, 1, 2]),
+    ...          "weight": torch.tensor([1.0, 0.5, 1.0, 0.25])}
+    >>> targets = BatchTargets(torch.tensor([1, 3]), epoch, adjustment=None)
+    >>> targets.target.tolist(), targets.weight.tolist()
+    ([1, 2], [0.5, 0.25])
+    >>> targets.take(torch.tensor([False, True])).target.tolist()
+    [2]
+    >>> round(float(BaseStrategy().loss(torch.zeros(2, 3), targets)), 4)  # log(3) * 0.75 / 2
+    0.412
     """
 
     def __init__(self, rows, epoch_tensors, adjustment, unit_weight=False):
@@ -204,6 +246,35 @@ class BaseStrategy(BaseEstimator):
     n_networks : int
         Networks the strategy trains (1 unless it builds more in
         :meth:`extra_modules`).
+
+    Examples
+    --------
+    A strategy that keeps a label when the (adjusted) probability of the given
+    label reaches its class's mean (confident learning's per-class threshold;
+    ``examples/plot_custom_strategy.py`` explains it):
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from sklearn_unlocker import UnlockerClassifier
+    >>> from sklearn_unlocker.datasets import make_noisy_tabular
+    >>> from sklearn_unlocker.strategies import BaseStrategy, Split
+    >>> class ConfidentThreshold(BaseStrategy):
+    ...     def split(self, logits, y, *, sample_weight=None, random_state=None):
+    ...         proba = torch.softmax(logits.double(), dim=1).numpy()
+    ...         given = proba[np.arange(len(y)), y]
+    ...         n_classes = proba.shape[1]
+    ...         mean = (np.bincount(y, weights=given, minlength=n_classes)
+    ...                 / np.maximum(np.bincount(y, minlength=n_classes), 1))
+    ...         clean = given >= mean[y]
+    ...         return Split(clean_proba=given, clean_mask=clean,
+    ...                      corrected_labels=np.where(clean, y, proba.argmax(axis=1)),
+    ...                      confidence=np.where(clean, 1.0, proba.max(axis=1)))
+    >>> data = make_noisy_tabular(n_samples_per_class=50, n_test_per_class=10,
+    ...                           imbalance_ratio=5, noise_rate=0.2, random_state=0)
+    >>> clf = UnlockerClassifier(strategy=ConfidentThreshold(), max_epochs=3, warmup_epochs=1,
+    ...                          random_state=0).fit(data.X_train, data.y_train)
+    >>> type(clf.strategy_).__name__, clf.predict(data.X_test[:3]).shape
+    ('ConfidentThreshold', (3,))
     """
 
     n_networks = 1

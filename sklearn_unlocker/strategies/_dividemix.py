@@ -174,6 +174,22 @@ class DivideMixSplit(NamedTuple):
         corrections are the means of both networks (on ``z - alpha``).
     network_clean_proba : ndarray of shape (n_samples, 2)
         Column k: the clean probability from network k's losses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_unlocker.strategies import DivideMixSplit, DivideMixStrategy
+    >>> network_clean = np.array([[0.9, 0.7], [0.2, 0.4], [0.6, 0.3]])
+    >>> split = DivideMixSplit(clean_proba=network_clean.mean(axis=1),
+    ...                        clean_mask=network_clean.mean(axis=1) > 0.5,
+    ...                        corrected_labels=np.array([0, 1, 2]),
+    ...                        confidence=np.array([1.0, 0.6, 0.55]),
+    ...                        network_clean_proba=network_clean)
+    >>> split.clean_mask.tolist(), split.network_clean_proba[:, 1].tolist()
+    ([True, False, False], [0.7, 0.4, 0.3])
+    >>> fields = DivideMixStrategy().batch_fields(split)  # what each training step reads
+    >>> sorted(fields), fields["network_clean_proba"].shape
+    (['network_clean_proba'], (3, 2))
     """
 
     clean_proba: np.ndarray
@@ -249,6 +265,19 @@ class DivideMixStrategy(BaseStrategy):
     unlabelled_pools_ : list of two ndarrays
         After a split: the training positions network k draws its unlabelled branch
         from (those the other network judged noisy).
+
+    Examples
+    --------
+    >>> from sklearn_unlocker import UnlockerClassifier
+    >>> from sklearn_unlocker.datasets import make_noisy_tabular
+    >>> data = make_noisy_tabular(n_samples_per_class=50, n_test_per_class=10,
+    ...                           imbalance_ratio=5, noise_rate=0.2, random_state=0)
+    >>> clf = UnlockerClassifier(strategy=DivideMixStrategy(), max_epochs=3, warmup_epochs=1,
+    ...                          random_state=0).fit(data.X_train, data.y_train)
+    >>> clf.strategy_.n_networks, len(clf.strategy_.unlabelled_pools_)
+    (2, 2)
+    >>> clf.predict_proba(data.X_test[:3]).shape  # the mean of both networks
+    (3, 10)
     """
 
     n_networks = 2

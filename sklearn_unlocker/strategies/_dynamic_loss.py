@@ -29,6 +29,18 @@ class LabelCorrector(nn.Module):
         R, the number of loss bins.
     n_classes : int
     hidden_units : int, default=100
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_unlocker.strategies import LabelCorrector
+    >>> _ = torch.manual_seed(0)
+    >>> corrector = LabelCorrector(n_bins=5, n_classes=3, hidden_units=16)
+    >>> weights = corrector(torch.tensor([0, 4]), torch.tensor([2, 1]))  # bins, given labels
+    >>> weights.shape, bool((weights > 0.9).all())  # untrained: trust the given labels
+    (torch.Size([2]), True)
+    >>> corrector.table().shape  # g for every (bin, class)
+    (5, 3)
     """
 
     def __init__(self, n_bins, n_classes, hidden_units=100):
@@ -56,6 +68,13 @@ class MarginGenerator(nn.Module):
     ----------
     n_classes : int
     hidden_units : int, default=100
+
+    Examples
+    --------
+    >>> from sklearn_unlocker.strategies import MarginGenerator
+    >>> margins = MarginGenerator(n_classes=3, hidden_units=8)()
+    >>> margins.shape, margins.tolist()  # untrained: no margin
+    (torch.Size([3]), [0.0, 0.0, 0.0])
     """
 
     def __init__(self, n_classes, hidden_units=100):

@@ -27,6 +27,17 @@ class MetaStrategy(BaseStrategy):
     ----------
     seconds_ : dict
         Seconds spent in the meta-learning steps ("meta").
+
+    Examples
+    --------
+    The built-in strategies that are meta-learning strategies:
+
+    >>> from sklearn_unlocker.strategies import STRATEGIES, MetaStrategy, resolve_strategy
+    >>> sorted(name for name in STRATEGIES
+    ...        if isinstance(resolve_strategy(name), MetaStrategy))
+    ['dynamic_loss', 'ebomlc', 'mlc', 'mlc_d']
+    >>> isinstance(resolve_strategy("small_loss"), MetaStrategy)
+    False
     """
 
     def prepare(self, net, context):

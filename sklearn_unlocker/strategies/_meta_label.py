@@ -33,6 +33,19 @@ class MetaLabelModel(nn.Module):
     n_classes : int
     embedding_dim : int, default=128
     hidden_units : int, default=128
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_unlocker.strategies import MetaLabelModel
+    >>> _ = torch.manual_seed(0)
+    >>> model = MetaLabelModel(n_features=8, n_classes=3, embedding_dim=4, hidden_units=16)
+    >>> labels = torch.tensor([0, 1, 2, 0, 1])
+    >>> proba = model(torch.randn(5, 8), labels)  # features h(x), given labels
+    >>> proba.shape, bool(torch.allclose(proba.sum(dim=1), torch.ones(5)))
+    (torch.Size([5, 3]), True)
+    >>> proba.argmax(dim=1).tolist()  # untrained: mostly the given labels
+    [0, 1, 2, 0, 1]
     """
 
     def __init__(self, n_features, n_classes, embedding_dim=128, hidden_units=128):
