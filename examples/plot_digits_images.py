@@ -35,7 +35,8 @@ models = {
         classes=data.classes, random_state=0),
 }
 for name, model in models.items():
-    model.set_params(max_epochs=3 if SMOKE else 40, module__width=8 if SMOKE else 32)
+    model.set_params(max_epochs=3 if SMOKE else 40, warmup_epochs=1 if SMOKE else 5,
+                     module__width=8 if SMOKE else 32)
     model.fit(data.X_train, data.y_train)
     y_pred = model.predict(data.X_test)
     shots = shot_accuracy(data.y_test, y_pred, data.true_counts, labels=data.classes)

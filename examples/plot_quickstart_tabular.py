@@ -36,7 +36,7 @@ print(data.DESCR.splitlines()[2])
 # A scaler and Unlocker in one pipeline; tune the EMA and tau's learning rate.
 pipe = make_pipeline(StandardScaler(),
                      UnlockerClassifier(classes=data.classes, max_epochs=5 if SMOKE else 60,
-                                        random_state=0))
+                                        warmup_epochs=2 if SMOKE else 5, random_state=0))
 grid = GridSearchCV(
     pipe,
     {"unlockerclassifier__ema_beta": [0.5, 1.0], "unlockerclassifier__tau_lr": [0.1, 0.5]},
