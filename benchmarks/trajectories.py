@@ -79,9 +79,10 @@ def _trajectory(spec, setting, seed):
                              callbacks=[recorder], **{**common, **params})
     clf.fit(data.X_train, data.y_train)
     accuracy = balanced_accuracy_score(data.y_test, clf.predict(data.X_test))
+    fitted = dict(clf.net_.callbacks_)["EpochRecorder"]  # the estimator fits a copy
     return [dict(variant=label, setting=setting, seed=seed, true_ir=data.true_imbalance_ratio,
                  observed_ir=data.observed_imbalance_ratio, balanced_accuracy=accuracy, **row)
-            for row in recorder.rows]
+            for row in fitted.rows]
 
 
 def summary(frame):

@@ -66,7 +66,9 @@ clf = UnlockerClassifier(
     train_split=predefined_split(Dataset(X_val, y_val)),
     callbacks=[
         EpochScoring("balanced_accuracy", lower_is_better=False, name="valid_bacc"),
-        Checkpoint(monitor="valid_bacc_best", load_best=True, dirname=checkpoints),
+        # DivideMix trains two networks: the checkpoint keeps the second one too
+        Checkpoint(monitor="valid_bacc_best", load_best=True, dirname=checkpoints,
+                   f_module2="module2.pt"),
         LRScheduler("CosineAnnealingLR", T_max=max_epochs),
     ],
     device="auto",

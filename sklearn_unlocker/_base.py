@@ -28,7 +28,8 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import EarlyStopping, EpochScoring, ProgressBar
+from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks.scoring import ScoringBase
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from torch import nn
@@ -55,6 +56,22 @@ _KEYWORD_HINTS = {
     "class_weight": "long-tailed classes are what logit_adjustment corrects; per-sample "
                     "weights go to fit(X, y, sample_weight=...)",
 }
+
+
+def _fingerprint(value):
+    """A value as a warm start compares it: functions and classes by name, arrays by content."""
+    if isinstance(value, nn.Module):
+        return f"{type(value).__qualname__}:{value!r}"
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    if isinstance(value, (np.ndarray, list, tuple)) and not isinstance(value, str):
+        try:
+            array = np.asarray(value)
+        except ValueError:  # ragged
+            return repr(value)
+        if array.dtype != object:
+            return f"{array.dtype}{array.shape}:{array.tobytes().hex()}"
+    return repr(value)
 
 
 def _stopped_early(net):
@@ -264,26 +281,52 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
     def _check_callbacks(self, callbacks, valid):
         """Callbacks that would score nothing, or the wrong targets, are errors here."""
         for entry in callbacks:
-            name, callback = entry if isinstance(entry, tuple) else (type(entry).__name__, entry)
-            if isinstance(callback, EpochScoring) and callback.on_train:
+            name, callback = entry if isinstance(entry, tuple) else (None, entry)
+            if isinstance(callback, type):  # skorch accepts classes and builds them
+                callback = callback()
+            name = name or type(callback).__name__
+            kind = type(callback).__name__
+            if isinstance(callback, ScoringBase) and callback.on_train:
                 raise ValueError(
-                    f"callback {name!r}: EpochScoring(on_train=True) cannot score the training "
-                    f"set here (the training targets are sample positions and batches may be "
+                    f"callback {name!r}: {kind}(on_train=True) cannot score the training set "
+                    f"here (the training targets are sample positions and batches may be "
                     f"mixed, as in mixup or DivideMix); score a validation set: "
                     f"train_split=skorch.dataset.ValidSplit(...) and on_train=False")
             monitor = getattr(callback, "monitor", None)
-            needs_valid = (isinstance(callback, EpochScoring)
+            needs_valid = (isinstance(callback, ScoringBase)
                            or (isinstance(monitor, str) and monitor.startswith("valid_")))
             if valid is None and needs_valid:
                 raise ValueError(
-                    f"callback {name!r} ({type(callback).__name__}) needs a validation set, "
-                    f"but train_split is None (every sample is trained on); pass "
-                    f"train_split=skorch.dataset.ValidSplit(0.2, stratified=True, "
-                    f"random_state=0), or a clean set with skorch.helper.predefined_split")
+                    f"callback {name!r} ({kind}) needs a validation set, but there is none "
+                    f"(train_split is None, or returned no validation part): every sample is "
+                    f"trained on; pass train_split=skorch.dataset.ValidSplit(0.2, "
+                    f"stratified=True, random_state=0), or a clean set with "
+                    f"skorch.helper.predefined_split")
+
+    @staticmethod
+    def _check_restoring_callbacks(net):
+        """A callback that restores the best epoch must restore every network."""
+        extra = net.extra_module_names_
+        for name, callback in net.callbacks_:
+            if not extra or not getattr(callback, "load_best", False):
+                continue
+            files = ", ".join(f"f_{module}='{module}.pt'" for module in extra)
+            if isinstance(callback, EarlyStopping):
+                raise ValueError(
+                    f"callback {name!r}: EarlyStopping(load_best=True) restores the main network "
+                    f"only, but this strategy also trains {', '.join(extra)}; use "
+                    f"Checkpoint(load_best=True, {files}) beside EarlyStopping()")
+            if any(getattr(callback, f"f_{module}", None) is None for module in extra):
+                raise ValueError(
+                    f"callback {name!r}: {type(callback).__name__}(load_best=True) would restore "
+                    f"the main network only, but this strategy also trains "
+                    f"{', '.join(extra)}; pass {files} to it")
 
     def _build_net(self, n_classes, device, generator, procedure, valid):
         module, kwargs = self._net_kwargs(n_classes, device, generator, valid)
-        return TrainingNet(module, procedure=procedure, **kwargs)
+        net = TrainingNet(module, procedure=procedure, **kwargs)
+        net.classes_ = np.arange(n_classes)  # the encoded labels it predicts
+        return net
 
     def _continue_net(self, n_classes, device, generator, procedure, valid):
         """The fitted net with this fit's settings (warm start): module, optimizer state,
@@ -312,13 +355,12 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             "iterator_train__shuffle": True,
             "iterator_train__generator": generator,
         }
-        callbacks = self._callbacks()
+        # the user's callbacks are copied: fitting changes a callback's state (nothing the
+        # user passed is modified); the fitted ones are in net_.callbacks_
+        callbacks = copy.deepcopy(self._callbacks())
         self._check_callbacks(callbacks, valid)
         if valid is None:  # nothing for skorch's valid_loss to score
             params["callbacks__valid_loss"] = None
-        else:  # as skorch's NeuralNetClassifier
-            callbacks.insert(0, ("valid_acc", EpochScoring(
-                "accuracy", name="valid_acc", lower_is_better=False, on_train=False)))
         user = self._skorch_kwargs()
         if "iterator_train" in user:
             # a user iterator (e.g. torch's DataLoader) gets only what it asked for
@@ -368,10 +410,18 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         start = time.perf_counter()
         self._validate_params()
         fitted = self._warm_state() if self.warm_start and hasattr(self, "net_") else None
-        X, y_encoded, sample_weight = self._validate_fit_input(X, y, sample_weight)
-        device = self._resolve_device()
-        if fitted is not None:
-            y_encoded = self._check_warm_start(fitted, y_encoded, device)
+        # a warm start that is refused leaves the fitted model as it was
+        kept = {k: v for k, v in vars(self).items() if k.endswith("_")} if fitted else {}
+        try:
+            X, y_encoded, sample_weight = self._validate_fit_input(X, y, sample_weight)
+            device = self._resolve_device()
+            if fitted is not None:
+                y_encoded = self._check_warm_start(fitted, y_encoded, device)
+        except Exception:
+            for key in [k for k in vars(self) if k.endswith("_") and k not in kept]:
+                delattr(self, key)
+            vars(self).update(kept)
+            raise
         trusted = self._validate_trusted(X_trusted, y_trusted)
         n_classes = len(self.classes_)
         X_tensor = torch.from_numpy(np.ascontiguousarray(X))
@@ -400,6 +450,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 net.initialize()
             else:
                 net = self._continue_net(n_classes, device, generator, engine, valid)
+            self._check_restoring_callbacks(net)
             self._check_module_output(net, X_tensor, n_classes)
             net.partial_fit(X_tensor, torch.arange(len(X_tensor)))  # skorch swallows Ctrl+C
             engine.end_training(net)
@@ -433,11 +484,12 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         strategy = self._make_strategy()
         routed = {key: value for key, value in self._skorch_kwargs().items()
                   if key.startswith(("module__", "optimizer__"))}
-        return {"module": repr(self.module), "optimizer": repr(self.optimizer),
-                "device": str(device), "strategy": type(strategy).__name__,
-                **{f"strategy__{key}": repr(value)
+        return {"module": _fingerprint(self.module), "optimizer": _fingerprint(self.optimizer),
+                "classes": _fingerprint(self.classes), "device": str(device),
+                "strategy": type(strategy).__name__,
+                **{f"strategy__{key}": _fingerprint(value)
                    for key, value in strategy.get_params(deep=False).items()},
-                **{key: repr(value) for key, value in routed.items()}}
+                **{key: _fingerprint(value) for key, value in routed.items()}}
 
     def _warm_state(self):
         return {"classes": self.classes_, "input_shape": self.input_shape_,
@@ -470,7 +522,14 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         if self.train_split is None:
             return None, None
         dataset = Dataset(X, y_encoded)
-        parts = self.train_split(dataset, y_encoded)
+        # a split left to numpy's global random state (ValidSplit without random_state) is
+        # drawn from random_state here, and the global state is put back
+        state = np.random.get_state()
+        try:
+            np.random.seed(check_random_state(self.random_state).randint(_SEED_MAX))
+            parts = self.train_split(dataset, y_encoded)
+        finally:
+            np.random.set_state(state)
         if not (isinstance(parts, tuple) and len(parts) == 2):
             raise TypeError(f"train_split must return (dataset_train, dataset_valid) as skorch's "
                             f"ValidSplit does; got {type(parts).__name__}")

@@ -19,7 +19,9 @@ against the validation set's labels, so skorch's ``valid_loss``,
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.utils import ClassifierTags
 from skorch import NeuralNet
+from skorch.callbacks import EpochScoring
 from skorch.dataset import unpack_data
 
 __all__ = ["TensorBatchIterator", "TrainingNet"]
@@ -53,7 +55,8 @@ class TensorBatchIterator:
 
     def __init__(self, dataset, batch_size, shuffle=False, generator=None):
         X, y = (dataset.X, dataset.y) if hasattr(dataset, "X") else dataset
-        self.X, self.y = torch.as_tensor(X), torch.as_tensor(y)
+        self.X = torch.as_tensor(X)
+        self.y = None if y is None else torch.as_tensor(y)  # None: inference
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
@@ -71,11 +74,8 @@ class TensorBatchIterator:
     def __iter__(self):
         order = torch.randperm(len(self.X), generator=self.generator) if self.shuffle else None
         for start, stop in self._bounds():
-            if order is None:
-                yield self.X[start:stop], self.y[start:stop]
-            else:
-                rows = order[start:stop]
-                yield self.X[rows], self.y[rows]
+            rows = slice(start, stop) if order is None else order[start:stop]
+            yield self.X[rows], None if self.y is None else self.y[rows]
 
 
 class TrainingNet(NeuralNet):
@@ -100,6 +100,32 @@ class TrainingNet(NeuralNet):
     def __init__(self, module, *, procedure, **kwargs):
         super().__init__(module, **kwargs)
         self.procedure = procedure
+
+    def __sklearn_tags__(self):
+        # a classifier of the encoded labels 0 .. n_classes-1 (``classes_``, set by the
+        # estimator), so that scikit-learn's scorers in EpochScoring treat it as one
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags()
+        return tags
+
+    def get_default_callbacks(self):
+        """skorch's, plus ``valid_acc`` when there is a validation split (as
+        ``NeuralNetClassifier`` has it)."""
+        callbacks = list(super().get_default_callbacks())
+        if self.train_split is not None:
+            callbacks.insert(-1, ("valid_acc", EpochScoring(
+                "accuracy", name="valid_acc", lower_is_better=False, on_train=False)))
+        return callbacks
+
+    def load_params(self, *args, **kwargs):
+        """skorch's, except that during a fit (a ``Checkpoint(load_best=True)``) the log of
+        every epoch trained stays: only the parameters and optimizer state come back."""
+        history = self.history if self.procedure is not None else None
+        super().load_params(*args, **kwargs)
+        if history is not None:
+            self.history = history
+        return self
 
     def initialize_module(self):
         super().initialize_module()

@@ -163,7 +163,8 @@ class UnlockerClassifier(NeuralClassifierBase):
         With a ``train_split``, skorch's ``EarlyStopping``, ``Checkpoint``,
         ``EpochScoring`` and ``LRScheduler`` work as with any skorch net; they
         see the model's predictions (as :meth:`predict_proba` gives them) on the
-        validation set.
+        validation set. Each fit works on copies (``net_.callbacks_``). See the
+        :ref:`user guide <validation>`.
     train_split : callable or None, default=None
         skorch's validation split, e.g. ``skorch.dataset.ValidSplit(0.2,
         stratified=True)`` or ``skorch.helper.predefined_split(Dataset(X_val,
@@ -173,7 +174,8 @@ class UnlockerClassifier(NeuralClassifierBase):
         prior, and each epoch logs ``valid_loss`` (cross-entropy of the
         predictions) and ``valid_acc``. Their labels are the ones given, so
         on noisy data a split of ``X`` measures *noisy* accuracy: a clean
-        validation set (``predefined_split``) measures what you want.
+        validation set (``predefined_split``) measures what you want. A split
+        left to numpy's global random state is drawn from ``random_state``.
     warm_start : bool, default=False
         As in skorch: ``fit`` on a fitted estimator continues training it
         (module, optimizer state, the strategy's own models, tau, prior and the

@@ -121,8 +121,9 @@ class _LossProbe(Callback):
 
 def test_get_loss_is_the_training_loss(data):
     probe = _LossProbe(data.X_train.astype(np.float32))
-    UnlockerClassifier(callbacks=[probe], **FAST).fit(data.X_train, data.y_train)
-    logits, loss, alpha = probe.seen
+    clf = UnlockerClassifier(callbacks=[probe], **FAST).fit(data.X_train, data.y_train)
+    assert probe.seen is None  # the user's callback is copied, the fitted one is the net's
+    logits, loss, alpha = dict(clf.net_.callbacks_)["_LossProbe"].seen
     # warm-up: every sample clean, alpha = tau log(prior) added for the adjusted loss
     expected = F.cross_entropy(logits + torch.as_tensor(alpha, dtype=torch.float32),
                                torch.as_tensor(np.searchsorted(np.unique(data.y_train),

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 from sklearn.metrics import accuracy_score, log_loss
-from skorch.callbacks import Callback, Checkpoint, EarlyStopping, EpochScoring, LRScheduler
+from skorch.callbacks import (
+    BatchScoring,
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    EpochScoring,
+    LRScheduler,
+)
 from skorch.dataset import Dataset, ValidSplit
 from skorch.helper import predefined_split
 
@@ -83,7 +90,8 @@ def test_validation_scores_the_adjusted_predictions(small_noisy_tabular):
     probe = _AdjustedAccuracy(X_val, y_val)
     clf = UnlockerClassifier(train_split=predefined_split(Dataset(data.X_test, data.y_test)),
                              callbacks=[probe], **FAST).fit(data.X_train, data.y_train)
-    assert np.allclose(clf.history_[:, "valid_acc"], probe.accuracies)
+    fitted = dict(clf.net_.callbacks_)["_AdjustedAccuracy"]
+    assert np.allclose(clf.history_[:, "valid_acc"], fitted.accuracies)
     assert len(clf.train_indices_) == len(data.y_train)  # a set of its own: nothing held out
 
 
@@ -146,7 +154,7 @@ def test_epoch_scoring_with_a_sklearn_scorer(small_noisy_tabular):
 def test_a_callback_that_needs_a_validation_set_without_a_split_is_an_error(
         callback, small_noisy_tabular):
     data = small_noisy_tabular
-    with pytest.raises(ValueError, match="needs a validation set, but train_split is None"):
+    with pytest.raises(ValueError, match="needs a validation set, but there is none"):
         UnlockerClassifier(callbacks=[callback], **FAST).fit(data.X_train, data.y_train)
 
 
@@ -171,3 +179,86 @@ def test_a_bad_train_split_is_named(split, error, match, small_noisy_tabular):
     data = small_noisy_tabular
     with pytest.raises(error, match=match):
         UnlockerClassifier(train_split=split, **FAST).fit(data.X_train, data.y_train)
+
+
+def test_checkpoint_load_best_keeps_the_log_of_every_epoch(small_noisy_tabular, tmp_path):
+    """skorch's Checkpoint also restores the history file; the fit's log stays whole."""
+    data = small_noisy_tabular
+    clf = UnlockerClassifier(train_split=_split(), **{**FAST, "max_epochs": 8},
+                             callbacks=[Checkpoint(dirname=str(tmp_path), load_best=True)])
+    clf.fit(data.X_train, data.y_train)  # no "interrupted" warning (filterwarnings=error)
+    assert len(clf.history_) == len(clf.tau_history_) == 8
+
+
+def test_restoring_the_best_epoch_restores_every_network(small_noisy_tabular, tmp_path):
+    data = small_noisy_tabular
+    with pytest.raises(ValueError, match="EarlyStopping\\(load_best=True\\) restores the main"):
+        UnlockerClassifier(strategy="dividemix", train_split=_split(), **FAST,
+                           callbacks=[EarlyStopping(load_best=True)]).fit(data.X_train,
+                                                                          data.y_train)
+    with pytest.raises(ValueError, match=r"pass f_module2='module2\.pt'"):
+        UnlockerClassifier(strategy="dividemix", train_split=_split(), **FAST,
+                           callbacks=[Checkpoint(dirname=str(tmp_path), load_best=True)]
+                           ).fit(data.X_train, data.y_train)
+    checkpoint = Checkpoint(dirname=str(tmp_path), load_best=True, f_module2="module2.pt")
+    clf = UnlockerClassifier(strategy="dividemix", train_split=_split(), callbacks=[checkpoint],
+                             **{**FAST, "max_epochs": 8}).fit(data.X_train, data.y_train)
+    for network, file in zip(clf.net_.networks(), ["params.pt", "module2.pt"], strict=True):
+        saved = torch.load(tmp_path / file, weights_only=True)
+        assert all(torch.equal(v, saved[k]) for k, v in network.state_dict().items())
+
+
+def test_the_users_callbacks_are_not_modified(small_noisy_tabular):
+    data = small_noisy_tabular
+    stopping = EarlyStopping(patience=2, threshold=0.99, sink=lambda _: None)
+    before = dict(vars(stopping))
+    clf = UnlockerClassifier(train_split=_split(), callbacks=[stopping], **FAST)
+    clf.fit(data.X_train, data.y_train)
+    assert vars(stopping).keys() == before.keys()  # no fitted state (best_epoch_ etc.)
+    assert dict(clf.net_.callbacks_)["EarlyStopping"].misses_ >= 2  # the fitted copy
+
+
+@pytest.mark.parametrize("scoring", ["roc_auc", "average_precision", "neg_log_loss"])
+def test_epoch_scoring_with_probability_scorers_on_two_classes(scoring, small_noisy_tabular):
+    data = small_noisy_tabular
+    y = (data.y_train > 1).astype(int)
+    clf = UnlockerClassifier(train_split=_split(), **FAST, callbacks=[
+        EpochScoring(scoring, lower_is_better=False, name="score"),
+        EpochScoring("accuracy", use_caching=False, name="acc_uncached")])
+    clf.fit(data.X_train, y)
+    assert np.isfinite(clf.history_[-1, "score"])
+    assert clf.history_[-1, "acc_uncached"] == pytest.approx(clf.history_[-1, "valid_acc"])
+
+
+@pytest.mark.parametrize("callback", [
+    BatchScoring("accuracy", on_train=True, name="b"), EarlyStopping,
+], ids=["BatchScoring-on-train", "a-class"])
+def test_every_scoring_callback_and_callback_classes_are_checked(callback, small_noisy_tabular):
+    data = small_noisy_tabular
+    with pytest.raises(ValueError, match=r"cannot score the training set|needs a validation set"):
+        UnlockerClassifier(callbacks=[callback], **FAST).fit(data.X_train, data.y_train)
+
+
+def test_a_split_left_to_global_random_state_is_drawn_from_random_state(small_noisy_tabular):
+    data = small_noisy_tabular
+    before = np.random.get_state()[1].copy()
+    models = [UnlockerClassifier(train_split=ValidSplit(0.2), **FAST).fit(data.X_train,
+                                                                          data.y_train)
+              for _ in range(2)]
+    assert np.array_equal(models[0].train_indices_, models[1].train_indices_)
+    probas = [model.predict_proba(data.X_test) for model in models]
+    assert np.array_equal(*probas)
+    assert np.array_equal(np.random.get_state()[1], before)
+
+
+def test_the_trusted_set_is_given_in_rows_of_X_with_a_split(small_noisy_tabular):
+    data = small_noisy_tabular
+    clf = MetaLabelCorrectionClassifier(train_split=_split(), **FAST)
+    clf.fit(data.X_train, data.y_train)
+    assert set(clf.trusted_indices_) <= set(clf.train_indices_)
+
+
+def test_the_fitted_net_predicts_without_labels(small_noisy_tabular):
+    data = small_noisy_tabular
+    clf = UnlockerClassifier(**FAST).fit(data.X_train, data.y_train)
+    assert clf.net_.predict_proba(data.X_test.astype(np.float32)).shape == (len(data.X_test), 4)

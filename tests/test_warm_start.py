@@ -1,5 +1,7 @@
 """warm_start=True continues the fitted model, as in skorch, with Unlocker's own state."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -55,8 +57,9 @@ def test_warm_start_continues_every_network_from_the_fitted_state(Estimator, par
     momentum = clf.net_.optimizer_.state_dict()["state"]
     assert momentum  # the optimizer has state to carry
     clf.fit(data.X_train, data.y_train)
-    assert len(probe.states) == 2
-    assert _equal(probe.states[1], fitted)  # training went on from there: nothing rebuilt
+    second = dict(clf.net_.callbacks_)["_StartState"]  # each fit copies the user's callbacks
+    assert probe.states == [] and len(second.states) == 1
+    assert _equal(second.states[0], fitted)  # training went on from there: nothing rebuilt
     assert not _equal(_states(clf), fitted)
     assert len(clf.history_) == 2 * FAST["max_epochs"]
     assert [row["epoch"] for row in clf.history_] == list(range(1, 7))
@@ -79,10 +82,12 @@ def test_warm_start_continues_tau_prior_and_adjustment(small_noisy_tabular):
     clf = UnlockerClassifier(warm_start=True, callbacks=[probe], **{**FAST, "warmup_epochs": 1})
     clf.fit(data.X_train, data.y_train)
     tau, prior, alpha = clf.tau_, clf.prior_.copy(), clf.adjustment_.copy()
-    assert not np.allclose(alpha, probe.seen[0][2])  # the first fit moved them
+    (_, _, first_alpha), = dict(clf.net_.callbacks_)["_EngineStart"].seen
+    assert not np.allclose(alpha, first_alpha)  # the first fit moved them
     clf.fit(data.X_train, data.y_train)
-    assert probe.seen[1][0] == tau
-    assert np.array_equal(probe.seen[1][1], prior) and np.array_equal(probe.seen[1][2], alpha)
+    (start_tau, start_prior, start_alpha), = dict(clf.net_.callbacks_)["_EngineStart"].seen
+    assert start_tau == tau
+    assert np.array_equal(start_prior, prior) and np.array_equal(start_alpha, alpha)
     assert len(clf.tau_history_) == len(clf.imbalance_ratio_history_) == 6
     assert clf.tau_history_[3] == tau  # no outer step on the unchanged model
     assert clf.clean_fraction_history_[3] < 1.0  # and no second warm-up
@@ -147,3 +152,35 @@ def test_warm_start_on_a_subset_of_the_classes_keeps_them_all(small_noisy_tabula
         clf.fit(data.X_train[keep], data.y_train[keep])
     assert clf.classes_.tolist() == np.unique(data.y_train).tolist()
     assert clf.predict_proba(data.X_test).shape[1] == len(clf.classes_)
+
+
+@pytest.mark.parametrize("bad", ["shape", "class", "module"])
+def test_a_refused_warm_start_leaves_the_fitted_model_as_it_was(bad, small_noisy_tabular):
+    data = small_noisy_tabular
+    clf = UnlockerClassifier(warm_start=True, **FAST).fit(data.X_train, data.y_train)
+    before = clf.predict_proba(data.X_test)
+    X, y = data.X_train, data.y_train
+    if bad == "shape":
+        X = X[:, :3]
+    elif bad == "class":
+        y = np.where(y == 0, 99, y)
+    else:
+        clf.set_params(module__hidden_units=(8,))
+    with pytest.raises(ValueError, match="warm_start=True continues the fitted model"):
+        clf.fit(X[y > 0] if bad == "module" else X, y[y > 0] if bad == "module" else y)
+    assert clf.classes_.tolist() == [0, 1, 2, 3] and clf.n_features_in_ == 6
+    assert np.array_equal(clf.predict_proba(data.X_test), before)
+
+
+def test_warm_start_compares_functions_by_name_and_sees_new_classes(small_noisy_tabular):
+    from sklearn_unlocker._base import _fingerprint
+
+    # a function's repr holds its address, which differs in another process
+    assert _fingerprint(np.mean) == "numpy.mean" and "0x" not in _fingerprint(torch.relu)
+    assert _fingerprint(np.arange(3)) == _fingerprint([0, 1, 2]) != _fingerprint([0, 1, 3])
+    data = small_noisy_tabular
+    clf = UnlockerClassifier(warm_start=True, **FAST).fit(data.X_train, data.y_train)
+    pickle.loads(pickle.dumps(clf)).fit(data.X_train, data.y_train)  # an unpickled copy goes on
+    clf.set_params(classes=[0, 1, 2, 3, 4])
+    with pytest.raises(ValueError, match="classes changed"):
+        clf.fit(data.X_train, data.y_train)

@@ -73,5 +73,8 @@ class MetaClassifierBase(NeuralClassifierBase):
     def _fitted_attributes(self, engine):
         trusted = engine.trusted
         self.trusted_source_ = trusted.source
-        self.trusted_indices_ = None if trusted.source == "user" else trusted.indices.copy()
+        # rows of the X given to fit (with a train_split, positions among the trained rows
+        # map back through train_indices_)
+        self.trusted_indices_ = (None if trusted.source == "user"
+                                 else self.train_indices_[trusted.indices])
         self.trusted_size_history_ = np.asarray(engine.record.trusted_size)

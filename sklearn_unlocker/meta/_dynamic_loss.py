@@ -93,7 +93,7 @@ class DynamicLossClassifier(MetaClassifierBase):
         Where the final corrected label differs from the given one.
     trusted_source_ : {"user", "auto"}
     trusted_indices_ : ndarray or None
-        The last meta set drawn from the training data.
+        The last meta set drawn from the training data (rows of the X given to fit).
     trusted_size_history_ : ndarray of shape (n_epochs,)
     label_corrector_, margin_generator_ : torch.nn.Module
         The trained meta networks (on the CPU).

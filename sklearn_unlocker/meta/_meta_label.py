@@ -105,7 +105,7 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         Mean barrier coefficient beta per meta-learning epoch ("mlc_d", "ebomlc").
     trusted_source_ : {"user", "auto"}
     trusted_indices_ : ndarray or None
-        The last automatic trusted set (indices into the training set).
+        The last automatic trusted set (rows of the X given to fit).
     trusted_size_history_ : ndarray of shape (n_epochs,)
     clean_proba_ : ndarray of shape (n_samples,)
         Softmax probability of each training sample's given label (ranks the
