@@ -33,9 +33,16 @@ from skorch.callbacks.scoring import ScoringBase
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from torch import nn
-from torch.utils.data import Subset
+from torch.utils.data import DataLoader, Subset
 
 from ._engine import TrainingEngine
+from ._inputs import (
+    DatasetInputs,
+    IndexedDataset,
+    LabelledDataset,
+    dataset_labels,
+    is_dataset,
+)
 from ._net import TensorBatchIterator, TrainingNet
 from ._sklearn_compat import Interval, StrOptions, check_sample_weight
 from .exceptions import UnlockerWarning
@@ -208,8 +215,26 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 f"unknown routed parameter(s) {unknown}; routed skorch parameters start with "
                 f"one of {', '.join(SKORCH_PREFIXES)}"
             )
-        X, y = validate_data(self, X, y, allow_nd=True, dtype=np.float32, ensure_min_samples=2,
-                             y_numeric=False)
+        if is_dataset(X):
+            if y is not None:
+                raise ValueError(
+                    "X is a Dataset of (x, y) pairs, whose labels are the training labels; "
+                    "y must be None (skorch's convention), got an array beside it")
+            y = np.asarray(dataset_labels(X, self._loader_options("iterator_valid")))
+            if y.ndim != 1:
+                raise ValueError(f"the dataset's labels must be one per sample; got an array "
+                                 f"of shape {y.shape}")
+            if len(y) < 2:
+                raise ValueError(f"Found a Dataset with {len(y)} sample(s) while a minimum of 2 "
+                                 f"is required by {type(self).__name__}.")
+            sample_shape = tuple(DatasetInputs(X)[:1].shape[1:])
+            self.n_features_in_ = sample_shape[0] if sample_shape else 1
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        else:
+            X, y = validate_data(self, X, y, allow_nd=True, dtype=np.float32,
+                                 ensure_min_samples=2, y_numeric=False)
+            sample_shape = tuple(X.shape[1:])
         check_classification_targets(y)
         if self.classes is None:
             self.classes_ = np.unique(y)
@@ -225,8 +250,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             )
         y_encoded = np.searchsorted(self.classes_, y)
         if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                 ensure_non_negative=True)
+            sample_weight = check_sample_weight(sample_weight, np.empty((len(y), 0)),
+                                                 dtype=np.float64, ensure_non_negative=True)
             weighted = np.bincount(y_encoded, weights=sample_weight,
                                    minlength=len(self.classes_)) > 0
             if weighted.sum() < 2:
@@ -235,8 +260,13 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                     f"sample_weight; got {int(weighted.sum())} class "
                     f"({self.classes_[weighted].tolist()})"
                 )
-        self.input_shape_ = tuple(X.shape[1:])
+        self.input_shape_ = sample_shape
         return X, y_encoded, sample_weight
+
+    def _loader_options(self, prefix):
+        """The user's routed ``DataLoader`` options of an iterator (``iterator_train__*``)."""
+        return {key[len(prefix) + 2:]: value for key, value in self._skorch_kwargs().items()
+                if key.startswith(prefix + "__")}
 
     def _resolve_device(self):
         if str(self.device) == "auto":
@@ -322,17 +352,21 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                     f"the main network only, but this strategy also trains "
                     f"{', '.join(extra)}; pass {files} to it")
 
-    def _build_net(self, n_classes, device, generator, procedure, valid):
-        module, kwargs = self._net_kwargs(n_classes, device, generator, valid)
+    def _build_net(self, n_classes, device, generator, procedure, valid, *, streamed=False,
+                   n_train=0):
+        module, kwargs = self._net_kwargs(n_classes, device, generator, valid, streamed=streamed,
+                                          n_train=n_train)
         net = TrainingNet(module, procedure=procedure, **kwargs)
         net.classes_ = np.arange(n_classes)  # the encoded labels it predicts
         return net
 
-    def _continue_net(self, n_classes, device, generator, procedure, valid):
+    def _continue_net(self, n_classes, device, generator, procedure, valid, *, streamed=False,
+                      n_train=0):
         """The fitted net with this fit's settings (warm start): module, optimizer state,
         the strategy's networks and history kept; callbacks, split, epochs and lr renewed."""
         net = self.net_
-        _, kwargs = self._net_kwargs(n_classes, device, generator, valid)
+        _, kwargs = self._net_kwargs(n_classes, device, generator, valid, streamed=streamed,
+                                     n_train=n_train)
         for key in [key for key in vars(net) if key.startswith(("callbacks__", "iterator_"))]:
             delattr(net, key)  # this fit's iterators, callbacks and their parameters only
         for key, value in kwargs.items():
@@ -346,15 +380,25 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         net.procedure = procedure
         return net
 
-    def _net_kwargs(self, n_classes, device, generator, valid):
-        """The module and the keyword arguments of :class:`TrainingNet` for this fit."""
+    def _net_kwargs(self, n_classes, device, generator, valid, *, streamed=False, n_train=0):
+        """The module and the keyword arguments of :class:`TrainingNet` for this fit.
+
+        In-memory tensors go through :class:`TensorBatchIterator`; a Dataset (and a
+        validation set that is one) through torch's ``DataLoader``, whose options
+        (``iterator_train__num_workers``, ``__pin_memory``, ...) route as in skorch.
+        """
         module, module_params = self._module_and_params(n_classes)
+        in_memory_valid = valid is None or isinstance(getattr(valid, "X", None), torch.Tensor)
         params = {
-            "iterator_train": TensorBatchIterator,
-            "iterator_valid": TensorBatchIterator,
+            "iterator_train": DataLoader if streamed else TensorBatchIterator,
+            "iterator_valid": TensorBatchIterator if in_memory_valid else DataLoader,
             "iterator_train__shuffle": True,
             "iterator_train__generator": generator,
         }
+        if streamed and n_train % self.batch_size == 1:
+            # TensorBatchIterator merges a last batch of one sample; a DataLoader drops it
+            # (a random one each epoch), so that batch norm never sees a batch of size 1
+            params["iterator_train__drop_last"] = True
         # the user's callbacks are copied: fitting changes a callback's state (nothing the
         # user passed is modified); the fitted ones are in net_.callbacks_
         callbacks = copy.deepcopy(self._callbacks())
@@ -424,10 +468,16 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             raise
         trusted = self._validate_trusted(X_trusted, y_trusted)
         n_classes = len(self.classes_)
-        X_tensor = torch.from_numpy(np.ascontiguousarray(X))
+        streamed = is_dataset(X)
+        if streamed:  # a Dataset stays where it is: the fit streams it
+            X_tensor = DatasetInputs(X, loader=self._loader_options("iterator_valid"))
+        else:
+            X_tensor = torch.from_numpy(np.ascontiguousarray(X))
         train, valid = self._split(X_tensor, y_encoded)
         if train is not None:
-            X_tensor, y_encoded = X_tensor[torch.from_numpy(train)], y_encoded[train]
+            X_tensor = (X_tensor.subset(train) if streamed
+                        else X_tensor[torch.from_numpy(train)])
+            y_encoded = y_encoded[train]
             sample_weight = None if sample_weight is None else sample_weight[train]
         config = self._engine_config(y_encoded)
         if config.warmup_epochs >= config.max_epochs and fitted is None:
@@ -446,13 +496,18 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 resume=None if fitted is None else fitted["engine"],
             )
             if fitted is None:
-                net = self._build_net(n_classes, device, generator, engine, valid)
+                net = self._build_net(n_classes, device, generator, engine, valid,
+                                      streamed=streamed, n_train=len(y_encoded))
                 net.initialize()
             else:
-                net = self._continue_net(n_classes, device, generator, engine, valid)
+                net = self._continue_net(n_classes, device, generator, engine, valid,
+                                         streamed=streamed, n_train=len(y_encoded))
             self._check_restoring_callbacks(net)
             self._check_module_output(net, X_tensor, n_classes)
-            net.partial_fit(X_tensor, torch.arange(len(X_tensor)))  # skorch swallows Ctrl+C
+            if streamed:  # batches of (x, position) from the dataset, through a DataLoader
+                net.partial_fit(IndexedDataset(X_tensor.dataset, X_tensor.indices), None)
+            else:
+                net.partial_fit(X_tensor, torch.arange(len(X_tensor)))  # skorch swallows Ctrl+C
             engine.end_training(net)
         planned = config.max_epochs + (0 if fitted is None else fitted["epochs"])
         if len(net.history) < planned and not _stopped_early(net):
@@ -521,7 +576,9 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         """``train_split`` applied: (training positions or None for all, validation Dataset)."""
         if self.train_split is None:
             return None, None
-        dataset = Dataset(X, y_encoded)
+        streamed = isinstance(X, DatasetInputs)
+        dataset = (LabelledDataset(X.dataset, X.indices, y_encoded) if streamed
+                   else Dataset(X, y_encoded))
         # a split left to numpy's global random state (ValidSplit without random_state) is
         # drawn from random_state here, and the global state is put back
         state = np.random.get_state()
@@ -554,34 +611,42 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         if part_valid is None:
             return train, None
         shown = positions(part_valid)
-        if shown is not None:
-            X_valid, y_valid = X[torch.from_numpy(shown)], y_encoded[shown]
+        if shown is not None and streamed:
+            valid = LabelledDataset(X.dataset, X.indices[shown], y_encoded[shown])
+        elif shown is not None:
+            valid = Dataset(X[torch.from_numpy(shown)],
+                            torch.as_tensor(y_encoded[shown], dtype=torch.long))
         else:  # a dataset of its own (predefined_split): labels as given to fit
-            X_valid, y_valid = self._valid_arrays(part_valid)
-        if len(y_valid) == 0:
+            valid = self._valid_dataset(part_valid)
+        if len(valid) == 0:
             raise ValueError("train_split returned an empty validation set")
-        return train, Dataset(X_valid, torch.as_tensor(y_valid, dtype=torch.long))
+        return train, valid
 
-    def _valid_arrays(self, dataset):
-        """Inputs and encoded labels of a validation dataset the user built."""
-        if hasattr(dataset, "X") and hasattr(dataset, "y"):  # skorch's Dataset
-            X, y = dataset.X, dataset.y
+    def _valid_dataset(self, dataset):
+        """A validation set the user built, with encoded labels: arrays stay arrays (skorch's
+        ``Dataset(X, y)``), any other torch Dataset is streamed."""
+        arrays = hasattr(dataset, "X") and hasattr(dataset, "y") and not is_dataset(dataset.X)
+        if arrays:
+            if dataset.y is None:
+                raise ValueError("the validation dataset of train_split has no labels")
+            X = check_array(np.asarray(dataset.X), allow_nd=True, dtype=np.float32,
+                            input_name="X_valid")
+            y, shape = np.asarray(dataset.y).reshape(-1), tuple(X.shape[1:])
         else:
-            items = [dataset[i] for i in range(len(dataset))]
-            X = np.stack([np.asarray(x) for x, _ in items])
-            y = np.asarray([np.asarray(label) for _, label in items])
-        if y is None:
-            raise ValueError("the validation dataset of train_split has no labels")
-        X = check_array(np.asarray(X), allow_nd=True, dtype=np.float32, input_name="X_valid")
-        if tuple(X.shape[1:]) != self.input_shape_:
+            y = np.asarray(dataset_labels(dataset)).reshape(-1)
+            shape = tuple(DatasetInputs(dataset)[:1].shape[1:]) if len(dataset) else ()
+        if len(y) and shape != self.input_shape_:
             raise ValueError(f"the validation set of train_split has samples of shape "
-                             f"{tuple(X.shape[1:])}, X has {self.input_shape_}")
-        y = np.asarray(y).reshape(-1)
+                             f"{shape}, X has {self.input_shape_}")
         unseen = np.setdiff1d(np.unique(y), self.classes_)
         if len(unseen):
             raise ValueError(f"the validation set of train_split has labels not among the "
                              f"classes: {unseen.tolist()}")
-        return torch.from_numpy(np.ascontiguousarray(X)), np.searchsorted(self.classes_, y)
+        encoded = np.searchsorted(self.classes_, y)
+        if arrays:
+            return Dataset(torch.from_numpy(np.ascontiguousarray(X)),
+                           torch.as_tensor(encoded, dtype=torch.long))
+        return LabelledDataset(dataset, np.arange(len(y)), encoded)
 
     def _validate_trusted(self, X_trusted, y_trusted):
         """The user's trusted set as (tensor, encoded labels), or None."""
@@ -660,13 +725,18 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32)
-        if tuple(X.shape[1:]) != self.input_shape_:
+        if is_dataset(X):  # streamed through a DataLoader (iterator_valid__* options)
+            X = DatasetInputs(X, loader=self._loader_options("iterator_valid"))
+            shape = tuple(X[:1].shape[1:]) if len(X) else self.input_shape_
+        else:
+            X = validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32)
+            shape = tuple(X.shape[1:])
+            X = torch.from_numpy(np.ascontiguousarray(X))
+        if shape != self.input_shape_:
             raise ValueError(
-                f"X has samples of shape {tuple(X.shape[1:])}, but this estimator was fitted "
+                f"X has samples of shape {shape}, but this estimator was fitted "
                 f"on samples of shape {self.input_shape_}"
             )
-        X = torch.from_numpy(np.ascontiguousarray(X))
         return self.strategy_.score(self.net_, X).mean(dim=0)
 
     def decision_function(self, X):
@@ -733,7 +803,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         best = self._adjusted_logits(X).argmax(dim=1).numpy()
         return self.classes_[best]
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X, y=None, sample_weight=None):
         """Accuracy on ``(X, y)``; labels unseen at fit are an error, not a silent miss.
 
         Use ``scoring="balanced_accuracy"`` in model selection for long-tailed data.
@@ -752,6 +822,13 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         score : float
         """
         check_is_fitted(self)
+        if is_dataset(X):
+            if y is not None:
+                raise ValueError("X is a Dataset of (x, y) pairs, whose labels are scored; y "
+                                 "must be None")
+            y = dataset_labels(X, self._loader_options("iterator_valid"))
+        elif y is None:
+            raise ValueError("score needs the true labels y (or X a Dataset of (x, y) pairs)")
         unseen = np.setdiff1d(np.unique(np.asarray(y)), self.classes_)
         if len(unseen):
             raise ValueError(

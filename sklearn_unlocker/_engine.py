@@ -470,7 +470,8 @@ class TrainingEngine:
 
     def _diverged(self, net, what, X):
         """The message for a fit that went non-finite: where, and the likely causes."""
-        largest = float(X.abs().max()) if X.numel() and X.is_floating_point() else float("nan")
+        largest = (float(X.abs().max()) if isinstance(X, torch.Tensor) and X.numel()
+                   and X.is_floating_point() else float("nan"))
         return (f"{what} in epoch {max(self.context.epoch, 1)} (training stopped): the "
                 f"learning rate may be too high (lr={net.lr}) or the inputs unscaled (largest "
                 f"|x| {largest:.3g}); scale X (e.g. sklearn's StandardScaler) or lower lr. A "

@@ -24,6 +24,8 @@ from skorch import NeuralNet
 from skorch.callbacks import EpochScoring
 from skorch.dataset import unpack_data
 
+from ._inputs import iter_batches
+
 __all__ = ["TensorBatchIterator", "TrainingNet"]
 
 
@@ -45,6 +47,10 @@ class TensorBatchIterator:
         Draw a new permutation at each pass.
     generator : torch.Generator, default=None
         Source of the permutations.
+    num_workers, pin_memory
+        Accepted for ``DataLoader`` compatibility and unused: slicing tensors in
+        memory needs no workers (a ``Dataset`` given to ``fit`` goes through a
+        ``DataLoader``, where they apply).
 
     Examples
     --------
@@ -53,7 +59,8 @@ class TensorBatchIterator:
     [[0, 1], [2, 3, 4]]
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, generator=None):
+    def __init__(self, dataset, batch_size, shuffle=False, generator=None, num_workers=0,
+                 pin_memory=False):
         X, y = (dataset.X, dataset.y) if hasattr(dataset, "X") else dataset
         self.X = torch.as_tensor(X)
         self.y = None if y is None else torch.as_tensor(y)  # None: inference
@@ -200,8 +207,8 @@ class TrainingNet(NeuralNet):
 
         Parameters
         ----------
-        X : torch.Tensor of shape (n_samples, ...)
-            Inputs (on any device).
+        X : torch.Tensor of shape (n_samples, ...) or DatasetInputs
+            Inputs (on any device), or a dataset's inputs, streamed.
         module : torch.nn.Module, default=None
             Which network; the main module by default.
         batch_size : int, default=1024
@@ -216,8 +223,7 @@ class TrainingNet(NeuralNet):
         module.eval()
         outputs = []
         with torch.inference_mode():
-            for start in range(0, len(X), batch_size):
-                batch = X[start:start + batch_size].to(self.device, non_blocking=True)
-                outputs.append(module(batch).float().cpu())
+            for _, _, batch in iter_batches(X, batch_size):
+                outputs.append(module(batch.to(self.device, non_blocking=True)).float().cpu())
         module.train(was_training)
         return torch.cat(outputs) if outputs else torch.empty(0, 0)

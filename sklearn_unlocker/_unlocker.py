@@ -338,15 +338,21 @@ class UnlockerClassifier(NeuralClassifierBase):
         self.verbose = verbose
         self._store_skorch_kwargs(kwargs)
 
-    def fit(self, X, y, sample_weight=None, X_trusted=None, y_trusted=None):
+    def fit(self, X, y=None, sample_weight=None, X_trusted=None, y_trusted=None):
         """Fit on long-tailed, noisy labels.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
-            Training samples: tabular (2-D) or N-D (e.g. images ``N x C x H x W``).
-        y : array-like of shape (n_samples,)
-            Given (possibly wrong) labels, any hashable values.
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...), or Dataset
+            Training samples: tabular (2-D) or N-D (e.g. images ``N x C x H x W``),
+            kept in memory; or a map-style torch ``Dataset`` of ``(x, y)`` pairs
+            (e.g. ``torchvision.datasets.ImageFolder`` with a transform to tensors),
+            streamed through a ``DataLoader`` and never held in memory
+            (``iterator_train__num_workers``, ``iterator_valid__num_workers``,
+            ``__pin_memory`` route to its loaders).
+        y : array-like of shape (n_samples,), default=None
+            Given (possibly wrong) labels, any hashable values. None when X is a
+            Dataset: its labels are the given ones.
         sample_weight : array-like of shape (n_samples,), default=None
             Multiplies each sample's loss and its weight in the prior counts.
         X_trusted, y_trusted : array-like, default=None

@@ -136,6 +136,8 @@ def write_pages(app=None):
         (OUT / path.name).write_bytes(path.read_bytes())
     results = readme_section("Results")
     (OUT / "readme_results.rst").write_text(convert(results, ROOT, top=2))
+    large = readme_section("Large data")
+    (OUT / "readme_large_data.rst").write_text(convert(large, ROOT, top=2))
     meta = readme_section("Dynamic Loss and meta label correction")
     (OUT / "readme_meta.rst").write_text(convert(meta, ROOT, top=2))
     which = re.search(r"\*\*Which method when\*\*.*?\n\n(\|.*?)\n\n", results, re.S).group(1)

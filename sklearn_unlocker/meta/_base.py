@@ -29,15 +29,17 @@ class MetaClassifierBase(NeuralClassifierBase):
         "inner_lr": [None, Interval(Real, 0, None, closed="neither")],
     }
 
-    def fit(self, X, y, sample_weight=None, X_trusted=None, y_trusted=None):
+    def fit(self, X, y=None, sample_weight=None, X_trusted=None, y_trusted=None):
         """Fit on noisy labels, with a trusted set if you have one.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
-            Training samples, 2-D or N-D.
-        y : array-like of shape (n_samples,)
-            Given (possibly wrong) labels.
+        X : array-like of shape (n_samples, ...), or Dataset
+            Training samples, 2-D or N-D, or a torch ``Dataset`` of ``(x, y)``
+            pairs, streamed (as in :meth:`UnlockerClassifier.fit
+            <sklearn_unlocker.UnlockerClassifier.fit>`).
+        y : array-like of shape (n_samples,), default=None
+            Given (possibly wrong) labels; None when X is a Dataset.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the samples' losses on the noisy set.
         X_trusted, y_trusted : array-like, default=None

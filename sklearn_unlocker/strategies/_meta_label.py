@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._inputs import iter_batches
 from .._rows import row_cross_entropy
 from .._sklearn_compat import Interval, StrOptions
 from ._base import Split
@@ -198,10 +199,9 @@ class MetaLabelStrategy(MetaStrategy):
         module.eval()
         logits, corrections, confidence = [], [], []
         with torch.no_grad():
-            for start in range(0, len(X), batch_size):
-                batch = X[start:start + batch_size].to(device)
-                labels = torch.as_tensor(y[start:start + batch_size], dtype=torch.long,
-                                         device=device)
+            for start, stop, batch in iter_batches(X, batch_size):
+                batch = batch.to(device)
+                labels = torch.as_tensor(y[start:stop], dtype=torch.long, device=device)
                 features, z = penultimate_features(module, batch, self._extractor())
                 best, choice = self.meta_model_(features, labels).max(dim=1)
                 logits.append(z.float().cpu())
