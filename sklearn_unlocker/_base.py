@@ -104,6 +104,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         "optimizer": [type],
         "classes": ["array-like", None],
         "device": [StrOptions({"auto", "cpu", "cuda"}), str, torch.device],
+        "mixed_precision": [None, StrOptions({"bfloat16"})],
         "callbacks": [list, None],
         "train_split": [None, callable],
         "warm_start": ["boolean"],
@@ -422,6 +423,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             train_split=None if valid is None else predefined_split(valid),
             callbacks=callbacks,
             device=device,
+            precision=self.mixed_precision,
             verbose=int(self.verbose),
             **params,
         )

@@ -324,7 +324,8 @@ class TrainingEngine:
 
     def begin_training(self, net):
         if not self.resumed:
-            self.strategy.prepare(net, self.context)
+            with net.autocast():  # a strategy may run the network to size its meta model
+                self.strategy.prepare(net, self.context)
 
     def begin_epoch(self, net):
         epoch = len(net.history)  # skorch has just opened this epoch's row: 1-based
@@ -460,7 +461,8 @@ class TrainingEngine:
         loss without grad, and nothing is back-propagated here.
         """
         X = X.to(net.device)
-        loss, logits = self.strategy.train_step(net, X, self._targets(indices), self.context)
+        with net.autocast():
+            loss, logits = self.strategy.train_step(net, X, self._targets(indices), self.context)
         value = float(loss.detach())  # skorch reads it for its history anyway
         if not math.isfinite(value):
             raise FloatingPointError(self._diverged(net, f"the training loss became {value}", X))

@@ -92,6 +92,8 @@ class TrainingNet(NeuralNet):
     ----------
     module : torch.nn.Module class or instance
         As in skorch.
+    precision : {None, "bfloat16"}, default=None
+        Forward passes under ``torch.autocast`` in bfloat16 (:meth:`autocast`).
     procedure : Procedure
         Implements ``extra_modules(module)``, ``begin_training(net)``,
         ``begin_epoch(net)``, ``train_step(net, X, indices)`` (forward, loss,
@@ -104,9 +106,15 @@ class TrainingNet(NeuralNet):
         skorch's ``NeuralNet`` parameters.
     """
 
-    def __init__(self, module, *, procedure, **kwargs):
+    def __init__(self, module, *, procedure, precision=None, **kwargs):
         super().__init__(module, **kwargs)
         self.procedure = procedure
+        self.precision = precision
+
+    def autocast(self):
+        """The forward passes' mixed-precision context (``precision="bfloat16"``), or none."""
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16,
+                              enabled=self.precision == "bfloat16")
 
     def __sklearn_tags__(self):
         # a classifier of the encoded labels 0 .. n_classes-1 (``classes_``, set by the
@@ -222,7 +230,7 @@ class TrainingNet(NeuralNet):
         was_training = module.training
         module.eval()
         outputs = []
-        with torch.inference_mode():
+        with torch.inference_mode(), self.autocast():
             for _, _, batch in iter_batches(X, batch_size):
                 outputs.append(module(batch.to(self.device, non_blocking=True)).float().cpu())
         module.train(was_training)

@@ -82,7 +82,7 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         (``benchmarks/results/development_meta.md``: 7 settings, 2 seeds) it beat
         our earlier AdamW at 3e-3 for all four methods (mean balanced accuracy
         +0.009 to +0.018), with the look-ahead the optimizer's own step.
-    max_epochs, batch_size, classes, device, callbacks, random_state, verbose
+    max_epochs, batch_size, classes, device, mixed_precision, callbacks, random_state, verbose
         As in :class:`~sklearn_unlocker.UnlockerClassifier`.
     train_split, warm_start
         As in :class:`~sklearn_unlocker.UnlockerClassifier`: a validation split
@@ -160,6 +160,7 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         optimizer=torch.optim.SGD,
         classes=None,
         device="auto",
+        mixed_precision=None,
         callbacks=None,
         train_split=None,
         warm_start=False,
@@ -185,6 +186,7 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         self.optimizer = optimizer
         self.classes = classes
         self.device = device
+        self.mixed_precision = mixed_precision
         self.callbacks = callbacks
         self.train_split = train_split
         self.warm_start = warm_start

@@ -198,7 +198,7 @@ class MetaLabelStrategy(MetaStrategy):
         was_training = module.training
         module.eval()
         logits, corrections, confidence = [], [], []
-        with torch.no_grad():
+        with torch.no_grad(), net.autocast():
             for start, stop, batch in iter_batches(X, batch_size):
                 batch = batch.to(device)
                 labels = torch.as_tensor(y[start:stop], dtype=torch.long, device=device)
