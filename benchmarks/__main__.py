@@ -1,5 +1,5 @@
-"""``python -m benchmarks {run,overhead,devgrid,trajectories} ...``: accuracy grid, cost,
-development grid, per-epoch diagnostics."""
+"""``python -m benchmarks {run,overhead,devgrid,trajectories,streaming} ...``: accuracy grid,
+cost, development grid, per-epoch diagnostics, streaming from an on-disk image folder."""
 
 import sys
 
@@ -7,7 +7,8 @@ import sys
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"run": "benchmarks.run", "overhead": "benchmarks.overhead",
-                "devgrid": "benchmarks.devgrid", "trajectories": "benchmarks.trajectories"}
+                "devgrid": "benchmarks.devgrid", "trajectories": "benchmarks.trajectories",
+                "streaming": "benchmarks.streaming"}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]  (--help for each)")
         return 2

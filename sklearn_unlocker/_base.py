@@ -472,13 +472,13 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         n_classes = len(self.classes_)
         streamed = is_dataset(X)
         if streamed:  # a Dataset stays where it is: the fit streams it
-            X_tensor = DatasetInputs(X, loader=self._loader_options("iterator_valid"))
+            inputs = DatasetInputs(X, loader=self._loader_options("iterator_valid"))
         else:
-            X_tensor = torch.from_numpy(np.ascontiguousarray(X))
-        train, valid = self._split(X_tensor, y_encoded)
+            inputs = torch.from_numpy(np.ascontiguousarray(X))
+        train, valid = self._split(inputs, y_encoded)
         if train is not None:
-            X_tensor = (X_tensor.subset(train) if streamed
-                        else X_tensor[torch.from_numpy(train)])
+            inputs = (inputs.subset(train) if streamed
+                        else inputs[torch.from_numpy(train)])
             y_encoded = y_encoded[train]
             sample_weight = None if sample_weight is None else sample_weight[train]
         config = self._engine_config(y_encoded)
@@ -492,7 +492,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             generator = torch.Generator().manual_seed(seed)
             strategy = self._make_strategy() if fitted is None else self.strategy_
             engine = TrainingEngine(
-                config, strategy, X=X_tensor, y=y_encoded, sample_weight=sample_weight,
+                config, strategy, X=inputs, y=y_encoded, sample_weight=sample_weight,
                 n_classes=n_classes, device=device, random_state=np.random.RandomState(seed),
                 generator=generator, trusted=trusted,
                 resume=None if fitted is None else fitted["engine"],
@@ -505,11 +505,11 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 net = self._continue_net(n_classes, device, generator, engine, valid,
                                          streamed=streamed, n_train=len(y_encoded))
             self._check_restoring_callbacks(net)
-            self._check_module_output(net, X_tensor, n_classes)
+            self._check_module_output(net, inputs, n_classes)
             if streamed:  # batches of (x, position) from the dataset, through a DataLoader
-                net.partial_fit(IndexedDataset(X_tensor.dataset, X_tensor.indices), None)
+                net.partial_fit(IndexedDataset(inputs.dataset, inputs.indices), None)
             else:
-                net.partial_fit(X_tensor, torch.arange(len(X_tensor)))  # skorch swallows Ctrl+C
+                net.partial_fit(inputs, torch.arange(len(inputs)))  # skorch swallows Ctrl+C
             engine.end_training(net)
         planned = config.max_epochs + (0 if fitted is None else fitted["epochs"])
         if len(net.history) < planned and not _stopped_early(net):
