@@ -221,14 +221,15 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     "X is a Dataset of (x, y) pairs, whose labels are the training labels; "
                     "y must be None (skorch's convention), got an array beside it")
-            y = np.asarray(dataset_labels(X, self._loader_options("iterator_valid")))
+            with torch.random.fork_rng(devices=[]):  # a transform may draw: leave global RNG
+                y = np.asarray(dataset_labels(X, self._loader_options("iterator_valid")))
+                sample_shape = tuple(DatasetInputs(X)[:1].shape[1:])
             if y.ndim != 1:
                 raise ValueError(f"the dataset's labels must be one per sample; got an array "
                                  f"of shape {y.shape}")
             if len(y) < 2:
                 raise ValueError(f"Found a Dataset with {len(y)} sample(s) while a minimum of 2 "
                                  f"is required by {type(self).__name__}.")
-            sample_shape = tuple(DatasetInputs(X)[:1].shape[1:])
             self.n_features_in_ = sample_shape[0] if sample_shape else 1
             if hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
@@ -729,7 +730,10 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         if is_dataset(X):  # streamed through a DataLoader (iterator_valid__* options)
             X = DatasetInputs(X, loader=self._loader_options("iterator_valid"))
-            shape = tuple(X[:1].shape[1:]) if len(X) else self.input_shape_
+            if not len(X):
+                raise ValueError("X is an empty Dataset")
+            with torch.random.fork_rng(devices=[]):  # a transform may draw: leave global RNG
+                shape = tuple(X[:1].shape[1:])
         else:
             X = validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32)
             shape = tuple(X.shape[1:])
@@ -739,7 +743,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 f"X has samples of shape {shape}, but this estimator was fitted "
                 f"on samples of shape {self.input_shape_}"
             )
-        return self.strategy_.score(self.net_, X).mean(dim=0)
+        with torch.random.fork_rng(devices=[]):
+            return self.strategy_.score(self.net_, X).mean(dim=0)
 
     def decision_function(self, X):
         """Adjusted logits (``z - alpha`` where the method adjusts predictions).
@@ -828,7 +833,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             if y is not None:
                 raise ValueError("X is a Dataset of (x, y) pairs, whose labels are scored; y "
                                  "must be None")
-            y = dataset_labels(X, self._loader_options("iterator_valid"))
+            with torch.random.fork_rng(devices=[]):
+                y = dataset_labels(X, self._loader_options("iterator_valid"))
         elif y is None:
             raise ValueError("score needs the true labels y (or X a Dataset of (x, y) pairs)")
         unseen = np.setdiff1d(np.unique(np.asarray(y)), self.classes_)

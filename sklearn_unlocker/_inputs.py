@@ -13,7 +13,7 @@ What the fit keeps per sample are scalars and the n x C logits, never the inputs
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
 
 __all__ = [
     "DatasetInputs",
@@ -26,11 +26,18 @@ __all__ = [
 
 
 def is_dataset(X):
-    """Whether ``X`` is a map-style torch Dataset (not an array or a tensor)."""
-    return isinstance(X, Dataset) or (
-        hasattr(X, "__getitem__") and hasattr(X, "__len__")
-        and not isinstance(X, (np.ndarray, torch.Tensor, list, tuple))
-        and not hasattr(X, "shape") and not hasattr(X, "iloc"))
+    """Whether ``X`` is a map-style torch Dataset (an iterable one is an error).
+
+    Examples
+    --------
+    >>> from torch.utils.data import TensorDataset
+    >>> is_dataset(TensorDataset(torch.zeros(2, 1))), is_dataset(np.zeros((2, 1)))
+    (True, False)
+    """
+    if isinstance(X, IterableDataset):
+        raise TypeError("an IterableDataset has no length or random access; give a map-style "
+                        "Dataset of (x, y) pairs (or arrays)")
+    return isinstance(X, Dataset)
 
 
 def _as_tensor(x):
@@ -45,8 +52,8 @@ def _as_tensor(x):
 
 
 def _float(x):
-    x = _as_tensor(x)
-    return x if x.is_floating_point() else x.float()
+    """Inputs as float32, the dtype of the in-memory path (numpy's float64 included)."""
+    return _as_tensor(x).to(torch.float32)
 
 
 class _InputsOnly(Dataset):
@@ -160,8 +167,15 @@ class DatasetInputs:
 
     def __getitem__(self, rows):
         """Rows gathered in the main process (a slice, ints, a tensor or array of positions)."""
-        positions = self.indices[rows] if isinstance(rows, slice) else self.indices[
-            np.asarray(rows.cpu() if isinstance(rows, torch.Tensor) else rows, dtype=np.intp)]
+        if isinstance(rows, slice):
+            positions = self.indices[rows]
+        else:
+            rows = np.asarray(rows.cpu() if isinstance(rows, torch.Tensor) else rows)
+            if rows.dtype == bool:  # a mask, as tensors take one
+                rows = np.flatnonzero(rows)
+            if rows.ndim == 0:  # one row: no batch axis, as a tensor's X[i]
+                return _float(self.dataset[int(self.indices[int(rows)])][0])
+            positions = self.indices[rows.astype(np.intp)]
         items = [_float(self.dataset[int(p)][0]) for p in np.atleast_1d(positions)]
         if not items:
             return torch.empty((0, *self[:1].shape[1:])) if len(self) else torch.empty(0)
@@ -176,8 +190,9 @@ class DatasetInputs:
         loader = {k: v for k, v in self.loader.items()
                   if k in {"num_workers", "pin_memory", "prefetch_factor", "persistent_workers",
                            "multiprocessing_context", "worker_init_fn", "timeout"}}
+        batch_size = self.loader.get("batch_size", batch_size)  # iterator_valid__batch_size
         return iter(DataLoader(_InputsOnly(self.dataset, self.indices), batch_size=batch_size,
-                               shuffle=False, **loader))
+                               shuffle=False, generator=torch.Generator(), **loader))
 
 
 def iter_batches(X, batch_size):
@@ -218,14 +233,21 @@ def dataset_labels(dataset, loader=None):
     """
     if isinstance(dataset, Subset):
         return dataset_labels(dataset.dataset, loader)[np.asarray(dataset.indices)]
-    if hasattr(dataset, "targets"):
-        return np.asarray(dataset.targets)
     tensors = getattr(dataset, "tensors", None)
-    if tensors is not None and len(tensors) >= 2:
+    if type(dataset).__name__ == "TensorDataset" and tensors is not None and len(tensors) >= 2:
         return tensors[1].cpu().numpy()
+    targets = getattr(dataset, "targets", None)
+    if targets is not None and getattr(dataset, "target_transform", None) is None:
+        targets = np.asarray(targets)
+        # trusted only if the items say the same (a dataset may return other labels, e.g.
+        # injected noise, from __getitem__): the first few are read to check
+        probe = range(min(8, len(targets)))
+        if all(np.asarray(dataset[i][1]).item() == targets[i] for i in probe):
+            return targets
     options = {k: v for k, v in (loader or {}).items() if k in {"num_workers", "pin_memory"}}
     labels = [np.asarray(batch[1]) for batch in DataLoader(
-        dataset, batch_size=1024, shuffle=False, collate_fn=_labels_only, **options)]
+        dataset, batch_size=(loader or {}).get("batch_size", 1024), shuffle=False,
+        collate_fn=_labels_only, generator=torch.Generator(), **options)]
     return np.concatenate(labels) if labels else np.empty(0)
 
 

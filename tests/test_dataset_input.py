@@ -176,3 +176,54 @@ def test_twenty_thousand_lazy_images_fit_in_a_fraction_of_their_size():
                             text=True, check=True)
     grown = float(result.stdout.strip().splitlines()[-1])
     assert grown < 0.5 * 20000 * 3 * 32 * 32 * 4 / 2**20, grown
+
+
+def test_labels_are_those_the_dataset_yields(tmp_path):
+    _image_folder(tmp_path, n_per_class=4)
+    names = ["red", "green", "blue"]
+    folder = torchvision.datasets.ImageFolder(str(tmp_path), transform=TO_TENSOR,
+                                              target_transform=lambda t: names[t])
+    clf = UnlockerClassifier(strategy="none", **FAST).fit(folder)
+    assert sorted(clf.classes_) == sorted(names)
+
+    class Noisy(torchvision.datasets.ImageFolder):  # clean targets, other labels served
+        def __getitem__(self, i):
+            x, y = super().__getitem__(i)
+            return x, (y + 1) % 3
+
+    noisy = Noisy(str(tmp_path), transform=TO_TENSOR)
+    served = [noisy[i][1] for i in range(len(noisy))]
+    clf = UnlockerClassifier(strategy="none", **FAST).fit(noisy)
+    assert np.array_equal(clf.find_label_issues()["given_label"], served)
+
+
+def test_float64_inputs_and_global_random_state(small_noisy_tabular):
+    data = small_noisy_tabular
+
+    class Jittered(Dataset):  # float64 samples and a transform that draws from torch's RNG
+        def __len__(self):
+            return len(data.y_train)
+
+        def __getitem__(self, i):
+            x = torch.as_tensor(data.X_train[i], dtype=torch.float64)
+            return x + 0.01 * torch.randn(x.shape, dtype=torch.float64), int(data.y_train[i])
+
+    before = torch.random.get_rng_state()
+    clf = UnlockerClassifier(**FAST).fit(Jittered())
+    clf.predict(Jittered())
+    clf.score(Jittered())
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_inputs_index_like_a_tensor_and_iterable_datasets_are_refused():
+    dataset = TensorDataset(torch.arange(4.0)[:, None], torch.zeros(4))
+    inputs = DatasetInputs(dataset)
+    assert inputs[torch.tensor([True, False, True, False])].squeeze(1).tolist() == [0.0, 2.0]
+    assert inputs[2].shape == (1,)
+
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            yield torch.zeros(2), 0
+
+    with pytest.raises(TypeError, match="IterableDataset"):
+        UnlockerClassifier(**FAST).fit(Stream())
