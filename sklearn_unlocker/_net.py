@@ -217,21 +217,29 @@ class TrainingNet(NeuralNet):
         ----------
         X : torch.Tensor of shape (n_samples, ...) or DatasetInputs
             Inputs (on any device), or a dataset's inputs, streamed.
-        module : torch.nn.Module, default=None
-            Which network; the main module by default.
+        module : torch.nn.Module or list of torch.nn.Module, default=None
+            Which network; the main module by default. A list runs each network
+            on every batch of one pass over ``X`` (a streamed dataset is read once).
         batch_size : int, default=1024
             Rows per forward pass.
 
         Returns
         -------
         logits : torch.Tensor of float32, shape (n_samples, n_classes)
+            Or ``(n_networks, n_samples, n_classes)`` for a list of networks.
         """
-        module = self.module_ if module is None else module
-        was_training = module.training
-        module.eval()
-        outputs = []
+        several = isinstance(module, (list, tuple))
+        modules = list(module) if several else [self.module_ if module is None else module]
+        was_training = [network.training for network in modules]
+        for network in modules:
+            network.eval()
+        outputs = [[] for _ in modules]
         with torch.inference_mode(), self.autocast():
             for _, _, batch in iter_batches(X, batch_size):
-                outputs.append(module(batch.to(self.device, non_blocking=True)).float().cpu())
-        module.train(was_training)
-        return torch.cat(outputs) if outputs else torch.empty(0, 0)
+                batch = batch.to(self.device, non_blocking=True)
+                for network, out in zip(modules, outputs, strict=True):
+                    out.append(network(batch).float().cpu())
+        for network, training in zip(modules, was_training, strict=True):
+            network.train(training)
+        logits = [torch.cat(out) if out else torch.empty(0, 0) for out in outputs]
+        return torch.stack(logits) if several else logits[0]

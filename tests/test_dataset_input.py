@@ -227,3 +227,11 @@ def test_inputs_index_like_a_tensor_and_iterable_datasets_are_refused():
 
     with pytest.raises(TypeError, match="IterableDataset"):
         UnlockerClassifier(**FAST).fit(Stream())
+
+
+def test_dividemix_reads_a_dataset_once_per_score_pass(small_noisy_tabular):
+    data = small_noisy_tabular
+    clf = UnlockerClassifier(strategy="dividemix", **FAST).fit(data.X_train, data.y_train)
+    test = CountingDataset(data.X_test, data.y_test)
+    clf.predict(test)  # both networks on each batch of one pass
+    assert test.reads == len(test) + 1  # + the shape probe's first row
