@@ -211,9 +211,10 @@ def iter_batches(X, batch_size):
 def dataset_labels(dataset, loader=None):
     """The labels of a dataset of ``(x, y)`` pairs, reading the inputs only if it must.
 
-    ``targets`` (torchvision's folders and CIFAR), a ``TensorDataset``'s second
-    tensor and a ``Subset`` of either are read directly; any other dataset is
-    streamed once through a ``DataLoader``.
+    ``targets`` of torchvision's own datasets (folders, CIFAR) without a
+    ``target_transform``, a ``TensorDataset``'s second tensor and a ``Subset`` of
+    either are read directly; any other dataset (a subclass that serves its own
+    labels included) is streamed once through a ``DataLoader``.
 
     Parameters
     ----------
@@ -237,13 +238,13 @@ def dataset_labels(dataset, loader=None):
     if type(dataset).__name__ == "TensorDataset" and tensors is not None and len(tensors) >= 2:
         return tensors[1].cpu().numpy()
     targets = getattr(dataset, "targets", None)
-    if targets is not None and getattr(dataset, "target_transform", None) is None:
-        targets = np.asarray(targets)
-        # trusted only if the items say the same (a dataset may return other labels, e.g.
-        # injected noise, from __getitem__): the first few are read to check
-        probe = range(min(8, len(targets)))
-        if all(np.asarray(dataset[i][1]).item() == targets[i] for i in probe):
-            return targets
+    # ``targets`` are what the items yield only for torchvision's own datasets without a
+    # target_transform: a subclass may serve other labels (injected noise, say)
+    torchvision_items = getattr(type(dataset).__getitem__, "__module__", "").startswith(
+        "torchvision.")
+    if (targets is not None and torchvision_items
+            and getattr(dataset, "target_transform", None) is None):
+        return np.asarray(targets)
     options = {k: v for k, v in (loader or {}).items() if k in {"num_workers", "pin_memory"}}
     labels = [np.asarray(batch[1]) for batch in DataLoader(
         dataset, batch_size=(loader or {}).get("batch_size", 1024), shuffle=False,
