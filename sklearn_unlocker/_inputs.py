@@ -51,25 +51,27 @@ def _as_tensor(x):
         f"v2.ToDtype(torch.float32, scale=True)]))")
 
 
-def _float(x):
-    """Inputs as float32, the dtype of the in-memory path (numpy's float64 included)."""
-    return _as_tensor(x).to(torch.float32)
+def _input_at(dataset, row):
+    """The input x of a dataset's ``(x, y)`` item, as float32: the dtype of the in-memory
+    path (numpy's float64 included)."""
+    return _as_tensor(dataset[int(row)][0]).to(torch.float32)
 
 
 class _InputsOnly(Dataset):
-    """The inputs of a dataset of (x, y) pairs, at the given positions."""
+    """The inputs of a dataset of (x, y) pairs, at the given rows (the datasets below
+    add what each item carries beside its input)."""
 
     def __init__(self, dataset, indices):
-        self.dataset, self.indices = dataset, indices
+        self.dataset, self.indices = dataset, np.asarray(indices)
 
     def __len__(self):
         return len(self.indices)
 
     def __getitem__(self, i):
-        return _float(self.dataset[int(self.indices[i])][0])
+        return _input_at(self.dataset, self.indices[i])
 
 
-class IndexedDataset(Dataset):
+class IndexedDataset(_InputsOnly):
     """``(x, position)`` pairs of a dataset's rows: the training targets are positions.
 
     Parameters
@@ -88,17 +90,11 @@ class IndexedDataset(Dataset):
     [(4.0, 0), (1.0, 1)]
     """
 
-    def __init__(self, dataset, indices):
-        self.dataset, self.indices = dataset, np.asarray(indices)
-
-    def __len__(self):
-        return len(self.indices)
-
     def __getitem__(self, i):
-        return _float(self.dataset[int(self.indices[i])][0]), i
+        return super().__getitem__(i), i
 
 
-class LabelledDataset(Dataset):
+class LabelledDataset(_InputsOnly):
     """``(x, encoded label)`` pairs of a dataset's rows (a validation set).
 
     Parameters
@@ -120,14 +116,11 @@ class LabelledDataset(Dataset):
     """
 
     def __init__(self, dataset, indices, labels):
-        self.dataset, self.indices = dataset, np.asarray(indices)
+        super().__init__(dataset, indices)
         self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
 
-    def __len__(self):
-        return len(self.indices)
-
     def __getitem__(self, i):
-        return _float(self.dataset[int(self.indices[i])][0]), self.labels[i]
+        return super().__getitem__(i), self.labels[i]
 
 
 class DatasetInputs:
@@ -174,9 +167,9 @@ class DatasetInputs:
             if rows.dtype == bool:  # a mask, as tensors take one
                 rows = np.flatnonzero(rows)
             if rows.ndim == 0:  # one row: no batch axis, as a tensor's X[i]
-                return _float(self.dataset[int(self.indices[int(rows)])][0])
+                return _input_at(self.dataset, self.indices[int(rows)])
             positions = self.indices[rows.astype(np.intp)]
-        items = [_float(self.dataset[int(p)][0]) for p in np.atleast_1d(positions)]
+        items = [_input_at(self.dataset, p) for p in np.atleast_1d(positions)]
         if not items:
             return torch.empty((0, *self[:1].shape[1:])) if len(self) else torch.empty(0)
         return torch.stack(items)
