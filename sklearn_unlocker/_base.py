@@ -270,7 +270,48 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         return {key[len(prefix) + 2:]: value for key, value in self._skorch_kwargs().items()
                 if key.startswith(prefix + "__")}
 
-    def _resolve_device(self):
+    def _accelerator(self):
+        """The ``accelerator`` parameter (UnlockerClassifier's), checked against the others."""
+        accelerator = getattr(self, "accelerator", None)
+        if accelerator is None:
+            return None
+        if self.mixed_precision is not None:
+            raise ValueError(
+                f"mixed_precision={self.mixed_precision!r} with an accelerator: the accelerator "
+                f"sets the precision; pass Accelerator(mixed_precision='bf16') and leave "
+                f"mixed_precision=None")
+        if str(self.device) != "auto":
+            raise ValueError(
+                f"device={self.device!r} with an accelerator: the accelerator places the model "
+                f"(Accelerator(cpu=True) for the CPU); leave device='auto'")
+        steps = getattr(accelerator, "gradient_accumulation_steps", 1)
+        if steps != 1:
+            raise ValueError(
+                f"the accelerator accumulates gradients over {steps} steps, which this "
+                f"estimator does not support; raise batch_size instead (it is per process)")
+        from .strategies import MetaStrategy  # strategies import this module
+
+        if isinstance(self._make_strategy(), MetaStrategy):
+            raise ValueError(
+                "the meta-learning strategies (dynamic_loss, mlc, mlc_d, ebomlc) set the "
+                "network's gradients themselves and step their own meta-model, which an "
+                "accelerator does not synchronise; use them without one (device='cuda' for a "
+                "GPU)")
+        return accelerator
+
+    def _shared_random_state(self, accelerator):
+        """random_state, or with several processes one seed that every process shares."""
+        if accelerator is None or accelerator.num_processes == 1:
+            return self.random_state
+        from accelerate.utils import broadcast_object_list  # an optional dependency
+
+        return broadcast_object_list(
+            [int(check_random_state(self.random_state).randint(_SEED_MAX))], from_process=0)[0]
+
+    def _resolve_device(self, accelerator=None):
+        if accelerator is not None:  # "cuda:<local rank>"; on CPUs "cpu:0", which torch.load
+            device = torch.device(accelerator.device)  # cannot map to: "cpu"
+            return "cpu" if device.type == "cpu" else str(device)
         if str(self.device) == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
         try:
@@ -355,20 +396,20 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                     f"{', '.join(extra)}; pass {files} to it")
 
     def _build_net(self, n_classes, device, generator, procedure, valid, *, streamed=False,
-                   n_train=0):
+                   n_train=0, accelerator=None):
         module, kwargs = self._net_kwargs(n_classes, device, generator, valid, streamed=streamed,
-                                          n_train=n_train)
+                                          n_train=n_train, accelerator=accelerator)
         net = TrainingNet(module, procedure=procedure, **kwargs)
         net.classes_ = np.arange(n_classes)  # the encoded labels it predicts
         return net
 
     def _continue_net(self, n_classes, device, generator, procedure, valid, *, streamed=False,
-                      n_train=0):
+                      n_train=0, accelerator=None):
         """The fitted net with this fit's settings (warm start): module, optimizer state,
         the strategy's networks and history kept; callbacks, split, epochs and lr renewed."""
         net = self.net_
         _, kwargs = self._net_kwargs(n_classes, device, generator, valid, streamed=streamed,
-                                     n_train=n_train)
+                                     n_train=n_train, accelerator=accelerator)
         for key in [key for key in vars(net) if key.startswith(("callbacks__", "iterator_"))]:
             delattr(net, key)  # this fit's iterators, callbacks and their parameters only
         for key, value in kwargs.items():
@@ -382,7 +423,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         net.procedure = procedure
         return net
 
-    def _net_kwargs(self, n_classes, device, generator, valid, *, streamed=False, n_train=0):
+    def _net_kwargs(self, n_classes, device, generator, valid, *, streamed=False, n_train=0,
+                    accelerator=None):
         """The module and the keyword arguments of :class:`TrainingNet` for this fit.
 
         In-memory tensors go through :class:`TensorBatchIterator`; a Dataset (and a
@@ -407,6 +449,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         self._check_callbacks(callbacks, valid)
         if valid is None:  # nothing for skorch's valid_loss to score
             params["callbacks__valid_loss"] = None
+        if accelerator is not None and self.verbose:  # the epoch log once, not in each process
+            params["callbacks__print_log__sink"] = getattr(accelerator, "print", print)
         user = self._skorch_kwargs()
         if "iterator_train" in user:
             # a user iterator (e.g. torch's DataLoader) gets only what it asked for
@@ -425,6 +469,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             callbacks=callbacks,
             device=device,
             precision=self.mixed_precision,
+            accelerator=accelerator,
             verbose=int(self.verbose),
             **params,
         )
@@ -445,9 +490,9 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             )
 
     @contextlib.contextmanager
-    def _seeded(self, device):
+    def _seeded(self, device, random_state):
         """Seed torch inside a forked RNG: global state is untouched once fit returns."""
-        seed = int(check_random_state(self.random_state).randint(_SEED_MAX))
+        seed = int(check_random_state(random_state).randint(_SEED_MAX))
         devices = [torch.device(device).index or 0] if str(device).startswith("cuda") else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
@@ -461,7 +506,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         kept = {k: v for k, v in vars(self).items() if k.endswith("_")} if fitted else {}
         try:
             X, y_encoded, sample_weight = self._validate_fit_input(X, y, sample_weight)
-            device = self._resolve_device()
+            accelerator = self._accelerator()
+            device = self._resolve_device(accelerator)
             if fitted is not None:
                 y_encoded = self._check_warm_start(fitted, y_encoded, device)
         except Exception:
@@ -476,7 +522,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             inputs = DatasetInputs(X, loader=self._loader_options("iterator_valid"))
         else:
             inputs = torch.from_numpy(np.ascontiguousarray(X))
-        train, valid = self._split(inputs, y_encoded)
+        random_state = self._shared_random_state(accelerator)
+        train, valid = self._split(inputs, y_encoded, random_state)
         if train is not None:
             inputs = (inputs.subset(train) if streamed
                         else inputs[torch.from_numpy(train)])
@@ -489,7 +536,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 f"epoch is a warm-up epoch, so the noisy-label method never selects or corrects "
                 f"a label and the model trains on every given label; lower warmup_epochs or "
                 f"raise max_epochs", UnlockerWarning, stacklevel=3)
-        with self._seeded(device) as seed:
+        with self._seeded(device, random_state) as seed:
             generator = torch.Generator().manual_seed(seed)
             strategy = self._make_strategy() if fitted is None else self.strategy_
             engine = TrainingEngine(
@@ -500,18 +547,24 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             )
             if fitted is None:
                 net = self._build_net(n_classes, device, generator, engine, valid,
-                                      streamed=streamed, n_train=len(y_encoded))
+                                      streamed=streamed, n_train=len(y_encoded),
+                                      accelerator=accelerator)
                 net.initialize()
             else:
                 net = self._continue_net(n_classes, device, generator, engine, valid,
-                                         streamed=streamed, n_train=len(y_encoded))
+                                         streamed=streamed, n_train=len(y_encoded),
+                                         accelerator=accelerator)
             self._check_restoring_callbacks(net)
             self._check_module_output(net, inputs, n_classes)
-            if streamed:  # batches of (x, position) from the dataset, through a DataLoader
-                net.partial_fit(IndexedDataset(inputs.dataset, inputs.indices), None)
-            else:
-                net.partial_fit(inputs, torch.arange(len(inputs)))  # skorch swallows Ctrl+C
-            engine.end_training(net)
+            net.prepare_accelerator()
+            try:
+                if streamed:  # batches of (x, position) from the dataset, through a DataLoader
+                    net.partial_fit(IndexedDataset(inputs.dataset, inputs.indices), None)
+                else:
+                    net.partial_fit(inputs, torch.arange(len(inputs)))  # skorch swallows Ctrl+C
+                engine.end_training(net)
+            finally:
+                net.unwrap_accelerator()
         planned = config.max_epochs + (0 if fitted is None else fitted["epochs"])
         if len(net.history) < planned and not _stopped_early(net):
             warnings.warn(
@@ -519,6 +572,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 f"(interrupted); the fitted model is the one of that epoch", UnlockerWarning,
                 stacklevel=3)
         net.procedure = None  # the engine holds the training data: do not keep or pickle it
+        net.accelerator = None  # a fitted net predicts in its own process
         net.train_split = None  # nor the validation data
         self.net_ = net
         self.strategy_ = strategy
@@ -575,7 +629,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         self.classes_ = fitted["classes"]
         return np.searchsorted(self.classes_, labels)
 
-    def _split(self, X, y_encoded):
+    def _split(self, X, y_encoded, random_state):
         """``train_split`` applied: (training positions or None for all, validation Dataset)."""
         if self.train_split is None:
             return None, None
@@ -586,7 +640,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         # drawn from random_state here, and the global state is put back
         state = np.random.get_state()
         try:
-            np.random.seed(check_random_state(self.random_state).randint(_SEED_MAX))
+            np.random.seed(check_random_state(random_state).randint(_SEED_MAX))
             parts = self.train_split(dataset, y_encoded)
         finally:
             np.random.set_state(state)

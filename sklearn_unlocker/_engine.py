@@ -467,7 +467,7 @@ class TrainingEngine:
         if not math.isfinite(value):
             raise FloatingPointError(self._diverged(net, f"the training loss became {value}", X))
         if loss.requires_grad:
-            loss.backward()
+            net.backward(loss)
         return {"loss": loss, "y_pred": logits}
 
     def _diverged(self, net, what, X):

@@ -16,6 +16,8 @@ against the validation set's labels, so skorch's ``valid_loss``,
 ``EpochScoring``, ``EarlyStopping`` and ``Checkpoint`` work as usual.
 """
 
+import contextlib
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -23,6 +25,7 @@ from sklearn.utils import ClassifierTags
 from skorch import NeuralNet
 from skorch.callbacks import EpochScoring
 from skorch.dataset import unpack_data
+from torch.utils.data import DataLoader
 
 from ._inputs import iter_batches
 
@@ -67,6 +70,26 @@ class TensorBatchIterator:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
+        self.accelerator = None
+
+    def shard(self, accelerator):
+        """Give each of ``accelerator``'s processes its share of the batches (several GPUs).
+
+        Every process cuts the same permutation (process 0's, broadcast) into the
+        same batches and takes every ``num_processes``-th of them, starting at its
+        own index; the last round wraps around to the first batches, so that every
+        process makes as many steps (as accelerate's ``even_batches``).
+
+        Parameters
+        ----------
+        accelerator : accelerate.Accelerator
+
+        Returns
+        -------
+        self
+        """
+        self.accelerator = accelerator if accelerator.num_processes > 1 else None
+        return self
 
     def _bounds(self):
         n = len(self.X)
@@ -75,12 +98,24 @@ class TensorBatchIterator:
             starts.pop()
         return list(zip(starts, [*starts[1:], n], strict=True))
 
+    def _mine(self, bounds):
+        """The batches of this process (all of them in a single process)."""
+        if self.accelerator is None:
+            return bounds
+        world, rank = self.accelerator.num_processes, self.accelerator.process_index
+        rounds = -(-len(bounds) // world)
+        return [bounds[(i * world + rank) % len(bounds)] for i in range(rounds)]
+
     def __len__(self):
-        return len(self._bounds())
+        return len(self._mine(self._bounds()))
 
     def __iter__(self):
         order = torch.randperm(len(self.X), generator=self.generator) if self.shuffle else None
-        for start, stop in self._bounds():
+        if order is not None and self.accelerator is not None:
+            from accelerate.utils import broadcast  # the processes' generators drift apart
+
+            order = broadcast(order.to(self.accelerator.device), from_process=0).cpu()
+        for start, stop in self._mine(self._bounds()):
             rows = slice(start, stop) if order is None else order[start:stop]
             yield self.X[rows], None if self.y is None else self.y[rows]
 
@@ -94,6 +129,13 @@ class TrainingNet(NeuralNet):
         As in skorch.
     precision : {None, "bfloat16"}, default=None
         Forward passes under ``torch.autocast`` in bfloat16 (:meth:`autocast`).
+    accelerator : accelerate.Accelerator, default=None
+        Trains through it (one or several processes, e.g. GPUs):
+        :meth:`prepare_accelerator` wraps the networks and the optimizer, each
+        process trains on its share of the batches, backward and mixed precision
+        are the accelerator's, and :meth:`logits` splits its rows among the
+        processes and gathers them, so every process sees every sample's logits.
+        :meth:`unwrap_accelerator` undoes the wrapping; the estimator calls both.
     procedure : Procedure
         Implements ``extra_modules(module)``, ``begin_training(net)``,
         ``begin_epoch(net)``, ``train_step(net, X, indices)`` (forward, loss,
@@ -106,15 +148,127 @@ class TrainingNet(NeuralNet):
         skorch's ``NeuralNet`` parameters.
     """
 
-    def __init__(self, module, *, procedure, precision=None, **kwargs):
+    def __init__(self, module, *, procedure, precision=None, accelerator=None, **kwargs):
         super().__init__(module, **kwargs)
         self.procedure = procedure
         self.precision = precision
+        self.accelerator = accelerator
 
     def autocast(self):
-        """The forward passes' mixed-precision context (``precision="bfloat16"``), or none."""
+        """The forward passes' mixed-precision context: the accelerator's, else bfloat16
+        autocast for ``precision="bfloat16"``, else none."""
+        if self.accelerator is not None:
+            return self.accelerator.autocast()
         return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16,
                               enabled=self.precision == "bfloat16")
+
+    def backward(self, loss):
+        """Back-propagate a training loss (through the accelerator when there is one)."""
+        if self.accelerator is not None:
+            self.accelerator.backward(loss)
+        else:
+            loss.backward()
+
+    # --- several processes (accelerate) ------------------------------------------------
+
+    def _sharded(self):
+        return self.accelerator is not None and self.accelerator.num_processes > 1
+
+    def prepare_accelerator(self):
+        """Wrap every network and optimizer with the accelerator (DDP with several processes).
+
+        Returns
+        -------
+        self
+        """
+        if self.accelerator is not None:
+            for name in [*self._modules, *self._optimizers]:
+                setattr(self, f"{name}_", self.accelerator.prepare(getattr(self, f"{name}_")))
+        return self
+
+    def unwrap_accelerator(self):
+        """The plain networks and optimizer again (what a fitted net holds and pickles).
+
+        Returns
+        -------
+        self
+        """
+        if self.accelerator is not None:
+            self._sync_buffers(self.networks())
+            self.accelerator.wait_for_everyone()
+            for name in self._modules:
+                module = getattr(self, f"{name}_")
+                setattr(self, f"{name}_",
+                        self.accelerator.unwrap_model(module, keep_fp32_wrapper=False))
+            for name in self._optimizers:
+                optimizer = getattr(self, f"{name}_")
+                setattr(self, f"{name}_", getattr(optimizer, "optimizer", optimizer))
+        return self
+
+    def _sync_buffers(self, modules):
+        """Process 0's buffers (batch norm's running statistics) in every process.
+
+        DDP broadcasts them before each training forward pass; the processes'
+        last steps still leave them apart, and evaluation must not depend on the
+        process.
+        """
+        if not self._sharded():
+            return
+        from accelerate.utils import broadcast  # an optional dependency
+
+        for module in modules:
+            for buffer in self.accelerator.unwrap_model(module).buffers():
+                buffer.copy_(broadcast(buffer.detach().clone(), from_process=0))
+
+    @contextlib.contextmanager
+    def _plain_modules(self):
+        """The networks unwrapped for a while (parameter files keep plain names)."""
+        if self.accelerator is None:
+            yield
+            return
+        wrapped = {name: getattr(self, f"{name}_") for name in self._modules}
+        try:
+            for name, module in wrapped.items():
+                setattr(self, f"{name}_", self.accelerator.unwrap_model(module))
+            yield
+        finally:
+            for name, module in wrapped.items():
+                setattr(self, f"{name}_", module)
+
+    def get_iterator(self, dataset, training=False):
+        """skorch's; with several processes, each trains on its share of the batches."""
+        iterator = super().get_iterator(dataset, training=training)
+        if training and self._sharded():
+            if isinstance(iterator, TensorBatchIterator):
+                iterator.shard(self.accelerator)
+            elif isinstance(iterator, DataLoader):
+                iterator = self.accelerator.prepare(iterator)
+            else:
+                raise TypeError(
+                    f"with {self.accelerator.num_processes} processes, each must train on its "
+                    f"share of the batches: iterator_train must be torch's DataLoader (which "
+                    f"the accelerator shards); got {type(iterator).__name__}")
+        return iterator
+
+    def _step_optimizer(self, step_fn):
+        if self.accelerator is None:
+            return super()._step_optimizer(step_fn)
+        # as skorch's AccelerateMixin: a gradient scaler takes no closure
+        step_fn()
+        for name in self._optimizers:
+            getattr(self, f"{name}_").step()
+        return None
+
+    def save_params(self, *args, **kwargs):
+        """skorch's; with an accelerator, the main process writes plain (unwrapped) networks."""
+        if self.accelerator is None:
+            return super().save_params(*args, **kwargs)
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process:
+            with self._plain_modules():
+                super().save_params(*args, **kwargs)
+        self.accelerator.wait_for_everyone()
+        return None
 
     def __sklearn_tags__(self):
         # a classifier of the encoded labels 0 .. n_classes-1 (``classes_``, set by the
@@ -137,7 +291,10 @@ class TrainingNet(NeuralNet):
         """skorch's, except that during a fit (a ``Checkpoint(load_best=True)``) the log of
         every epoch trained stays: only the parameters and optimizer state come back."""
         history = self.history if self.procedure is not None else None
-        super().load_params(*args, **kwargs)
+        if self.accelerator is not None:
+            self.accelerator.wait_for_everyone()
+        with self._plain_modules():
+            super().load_params(*args, **kwargs)
         if history is not None:
             self.history = history
         return self
@@ -227,9 +384,39 @@ class TrainingNet(NeuralNet):
         -------
         logits : torch.Tensor of float32, shape (n_samples, n_classes)
             Or ``(n_networks, n_samples, n_classes)`` for a list of networks.
+
+        Notes
+        -----
+        With an accelerator of several processes, each process runs its
+        contiguous share of the rows and the shares are gathered: every process
+        returns the logits of every row (the score pass of selection, the prior
+        and D_bc sees every sample).
         """
         several = isinstance(module, (list, tuple))
         modules = list(module) if several else [self.module_ if module is None else module]
+        if self.accelerator is not None:
+            modules = [self.accelerator.unwrap_model(network) for network in modules]
+        if self._sharded():
+            self._sync_buffers(modules)
+            logits = self._gathered_logits(X, modules, batch_size)
+            return logits if several else logits[0]
+        logits = self._local_logits(X, modules, batch_size)
+        return torch.stack(logits) if several else logits[0]
+
+    def _gathered_logits(self, X, modules, batch_size):
+        """Each process's share of the rows, gathered: ``(n_networks, n_samples, C)``."""
+        world, rank = self.accelerator.num_processes, self.accelerator.process_index
+        n = len(X)
+        share = -(-n // world)
+        start, stop = min(rank * share, n), min((rank + 1) * share, n)
+        part = X.subset(np.arange(start, stop)) if hasattr(X, "subset") else X[start:stop]
+        local = torch.zeros(share, len(modules), len(self.classes_))
+        if stop > start:
+            local[:stop - start] = torch.stack(self._local_logits(part, modules, batch_size), 1)
+        gathered = self.accelerator.gather(local.to(self.accelerator.device)).cpu()
+        return gathered[:n].transpose(0, 1).contiguous()
+
+    def _local_logits(self, X, modules, batch_size):
         was_training = [network.training for network in modules]
         for network in modules:
             network.eval()
@@ -241,5 +428,4 @@ class TrainingNet(NeuralNet):
                     out.append(network(batch).float().cpu())
         for network, training in zip(modules, was_training, strict=True):
             network.train(training)
-        logits = [torch.cat(out) if out else torch.empty(0, 0) for out in outputs]
-        return torch.stack(logits) if several else logits[0]
+        return [torch.cat(out) if out else torch.empty(0, 0) for out in outputs]

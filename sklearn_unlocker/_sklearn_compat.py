@@ -7,7 +7,7 @@ met in one place; ``pyproject.toml`` bounds scikit-learn to the releases we
 test, and ``tests/test_lint.py`` checks that no other module imports them.
 """
 
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.validation import _check_sample_weight as check_sample_weight
 
-__all__ = ["Interval", "StrOptions", "check_sample_weight", "validate_params"]
+__all__ = ["HasMethods", "Interval", "StrOptions", "check_sample_weight", "validate_params"]

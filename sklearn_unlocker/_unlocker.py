@@ -8,7 +8,7 @@ import torch
 
 from ._base import NeuralClassifierBase
 from ._engine import ROWS, Config
-from ._sklearn_compat import Interval, StrOptions
+from ._sklearn_compat import HasMethods, Interval, StrOptions
 from .adjustment import PRIOR_MODES
 from .augment import resolve_augment
 from .exceptions import UnlockerWarning
@@ -170,6 +170,21 @@ class UnlockerClassifier(NeuralClassifierBase):
         the parameters and the optimizer stay float32, and bfloat16 needs no
         loss scaling. Faster and lighter on GPUs with bfloat16 units (and on
         recent CPUs); float16, which needs a gradient scaler, is not offered.
+    accelerator : accelerate.Accelerator, default=None
+        Train through Hugging Face accelerate, on one or several GPUs (skorch's
+        accelerate route): the networks and optimizer are prepared by it (DDP
+        across processes), each process trains on its share of every epoch's
+        batches (``batch_size`` is per process), and the score pass is split
+        among the processes and gathered, so that selection, the prior and D_bc
+        see every sample in every process. Launch the script with ``accelerate
+        launch`` (or ``torchrun``); each process fits the same estimator and ends
+        with the same model. The accelerator places the model (leave
+        ``device="auto"``) and sets the precision (``Accelerator(mixed_precision=
+        "bf16")``; float16 goes through accelerate's gradient scaler, untested
+        here for want of a GPU). Not with gradient accumulation, nor with the
+        meta-learning strategies (both are clear errors). The
+        fitted estimator holds plain networks: it predicts in one process and
+        pickles as usual. See the :ref:`user guide <large-data>`.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (``callbacks__*`` parameters are routed to them).
         With a ``train_split``, skorch's ``EarlyStopping``, ``Checkpoint``,
@@ -267,6 +282,7 @@ class UnlockerClassifier(NeuralClassifierBase):
     _parameter_constraints = {
         **NeuralClassifierBase._parameter_constraints,
         "strategy": [StrOptions(set(STRATEGIES)), BaseStrategy, object],
+        "accelerator": [None, HasMethods(["prepare", "backward", "gather", "unwrap_model"])],
         "logit_adjustment": [StrOptions(set(ROWS))],
         "tau": [Interval(Real, None, None, closed="neither")],
         "tau_solver": [StrOptions({"sgd", "exact", "closed_form"})],
@@ -309,6 +325,7 @@ class UnlockerClassifier(NeuralClassifierBase):
         classes=None,
         device="auto",
         mixed_precision=None,
+        accelerator=None,
         callbacks=None,
         train_split=None,
         warm_start=False,
@@ -339,6 +356,7 @@ class UnlockerClassifier(NeuralClassifierBase):
         self.classes = classes
         self.device = device
         self.mixed_precision = mixed_precision
+        self.accelerator = accelerator
         self.callbacks = callbacks
         self.train_split = train_split
         self.warm_start = warm_start

@@ -136,7 +136,7 @@ def write_pages(app=None):
         (OUT / path.name).write_bytes(path.read_bytes())
     results = readme_section("Results")
     (OUT / "readme_results.rst").write_text(convert(results, ROOT, top=2))
-    large = readme_section("Large data")
+    large = readme_section("Large data and GPUs")
     (OUT / "readme_large_data.rst").write_text(convert(large, ROOT, top=2))
     meta = readme_section("Dynamic Loss and meta label correction")
     (OUT / "readme_meta.rst").write_text(convert(meta, ROOT, top=2))

@@ -1,0 +1,224 @@
+"""accelerator=: training through Hugging Face accelerate (skorch's route to several GPUs).
+
+Single-process tests run accelerate on the CPU as it runs on one GPU. The
+multi-process test launches two CPU processes with ``torch.distributed.run``
+(gloo), as ``accelerate launch`` launches one per GPU: both processes must end
+with the same model, each must train on its share of the batches, and the score
+pass must be split among them and gathered.
+"""
+
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from sklearn.utils._param_validation import InvalidParameterError
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from sklearn_unlocker import UnlockerClassifier
+
+accelerate = pytest.importorskip("accelerate")
+
+FAST = dict(max_epochs=6, warmup_epochs=2, random_state=0)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_accelerate_state():
+    """accelerate keeps one state per process: each test builds its own accelerator."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def _cpu():
+    return accelerate.Accelerator(cpu=True)
+
+
+def _dataset(data):
+    return TensorDataset(torch.as_tensor(data.X_train, dtype=torch.float32),
+                         torch.as_tensor(data.y_train))
+
+
+@pytest.mark.parametrize("strategy", ["small_loss", "dividemix"])
+@pytest.mark.parametrize("kind", ["arrays", "dataset"])
+def test_one_process_trains_the_same_model_as_without(strategy, kind, small_noisy_tabular):
+    data = small_noisy_tabular
+    X, y = (data.X_train, data.y_train) if kind == "arrays" else (_dataset(data), None)
+    plain = UnlockerClassifier(strategy=strategy, **FAST).fit(X, y)
+    accelerated = UnlockerClassifier(strategy=strategy, accelerator=_cpu(), **FAST).fit(X, y)
+    np.testing.assert_array_equal(accelerated.predict_proba(data.X_test),
+                                  plain.predict_proba(data.X_test))
+    assert accelerated.tau_ == plain.tau_
+    np.testing.assert_array_equal(accelerated.label_issues_, plain.label_issues_)
+
+
+def test_the_fitted_net_is_plain_and_pickles(small_noisy_tabular):
+    data = small_noisy_tabular
+    clf = UnlockerClassifier(strategy="dividemix", accelerator=_cpu(), **FAST)
+    clf.fit(data.X_train, data.y_train)
+    net = clf.net_
+    assert net.accelerator is None
+    assert type(net.optimizer_) is torch.optim.AdamW  # not accelerate's wrapper
+    assert all(type(m).__module__.startswith("sklearn_unlocker") for m in net.networks())
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict(data.X_test), clf.predict(data.X_test))
+    # warm start prepares the networks again and goes on
+    clf.set_params(warm_start=True, max_epochs=2).fit(data.X_train, data.y_train)
+    assert len(clf.history_) == FAST["max_epochs"] + 2
+    assert type(clf.net_.optimizer_) is torch.optim.AdamW
+
+
+def test_the_accelerator_sets_the_precision(small_noisy_tabular):
+    seen = set()
+
+    class Probe(nn.Module):
+        def __init__(self, n_features, n_classes):
+            super().__init__()
+            self.hidden, self.out = nn.Linear(n_features, 8), nn.Linear(8, n_classes)
+
+        def forward(self, X):
+            hidden = self.hidden(X)
+            seen.add(hidden.dtype)
+            return self.out(torch.relu(hidden))
+
+    data = small_noisy_tabular
+    accelerator = accelerate.Accelerator(cpu=True, mixed_precision="bf16")
+    clf = UnlockerClassifier(Probe, accelerator=accelerator, **FAST)
+    clf.fit(data.X_train, data.y_train)
+    assert seen == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in clf.net_.module_.parameters())
+
+
+@pytest.mark.parametrize("params,match", [
+    ({"mixed_precision": "bfloat16"}, "the accelerator sets the precision"),
+    ({"device": "cpu"}, "the accelerator places the model"),
+    ({"strategy": "ebomlc"}, "meta-learning strategies"),
+    ({"strategy": "dynamic_loss"}, "meta-learning strategies"),
+])
+def test_what_an_accelerator_cannot_do_is_an_error(params, match, small_noisy_tabular):
+    data = small_noisy_tabular
+    with pytest.raises(ValueError, match=match):
+        UnlockerClassifier(accelerator=_cpu(), **params, **FAST).fit(data.X_train, data.y_train)
+
+
+def test_gradient_accumulation_is_an_error(small_noisy_tabular):
+    data = small_noisy_tabular
+    accelerator = accelerate.Accelerator(cpu=True, gradient_accumulation_steps=2)
+    with pytest.raises(ValueError, match="accumulates gradients over 2 steps"):
+        UnlockerClassifier(accelerator=accelerator, **FAST).fit(data.X_train, data.y_train)
+
+
+def test_an_accelerator_must_be_one(small_noisy_tabular):
+    data = small_noisy_tabular
+    with pytest.raises(InvalidParameterError, match="accelerator"):
+        UnlockerClassifier(accelerator="cuda", **FAST).fit(data.X_train, data.y_train)
+
+
+SCRIPT = textwrap.dedent('''
+    import sys
+
+    import numpy as np
+    import torch
+    from accelerate import Accelerator
+    from skorch.callbacks import Callback, Checkpoint
+    from skorch.dataset import ValidSplit
+    from torch import nn
+    from torch.utils.data import TensorDataset
+
+    from sklearn_unlocker import UnlockerClassifier
+    from sklearn_unlocker.datasets import make_noisy_tabular
+
+
+    class TrainedRows(Callback):
+        def initialize(self):
+            self.rows = 0
+            return self
+
+        def on_batch_end(self, net, batch=None, training=None, **kwargs):
+            if training:
+                self.rows += len(batch[1])
+
+
+    class Counting(nn.Module):
+        """Counts the rows it scores under inference mode (the score pass, prediction)."""
+        scored = 0
+
+        def __init__(self, n_features, n_classes):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(n_features, 32), nn.BatchNorm1d(32), nn.ReLU(),
+                                     nn.Linear(32, n_classes))
+
+        def forward(self, X):
+            if torch.is_inference_mode_enabled():
+                Counting.scored += len(X)
+            return self.net(X)
+
+
+    out = sys.argv[1]
+    data = make_noisy_tabular(n_samples_per_class=80, n_classes=4, n_features=6,
+                              n_informative=4, n_test_per_class=20, imbalance_ratio=8,
+                              noise_rate=0.3, random_state=0)
+    accelerator = Accelerator(cpu=True)
+    rank = accelerator.process_index
+    n, epochs, warmup = len(data.y_train), 6, 2
+    results = {}
+    for case in ["arrays", "dataset", "split"]:
+        Counting.scored = 0
+        params = dict(strategy="dividemix" if case == "dataset" else "small_loss",
+                      max_epochs=epochs, warmup_epochs=warmup, batch_size=32,
+                      callbacks=[("rows", TrainedRows())], accelerator=accelerator,
+                      random_state=None if case == "split" else 0)
+        X, y = data.X_train, data.y_train
+        if case == "dataset":
+            X, y = TensorDataset(torch.as_tensor(X, dtype=torch.float32),
+                                 torch.as_tensor(y)), None
+        if case == "split":  # random_state=None: the processes must still agree
+            params["train_split"] = ValidSplit(0.25, stratified=True)
+            params["callbacks"].append(Checkpoint(load_best=True, dirname=out + "/ckpt"))
+        clf = UnlockerClassifier(Counting, **params).fit(X, y)
+        scored = Counting.scored
+        results[case] = dict(
+            proba=clf.predict_proba(data.X_test), issues=clf.label_issues_,
+            train=clf.train_indices_, tau=np.array(clf.tau_),
+            params=torch.cat([p.detach().flatten() for p in clf.net_.module_.parameters()]),
+            trained_rows=np.array(dict(clf.net_.callbacks_)["rows"].rows),
+            scored_rows=np.array(scored))
+    np.savez(f"{out}/rank{rank}.npz",
+             **{f"{case}-{key}": np.asarray(value)
+                for case, values in results.items() for key, value in values.items()})
+''')
+
+
+def test_two_processes_share_the_work_and_end_with_one_model(tmp_path):
+    script = tmp_path / "fit.py"
+    script.write_text(SCRIPT)
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         str(script), str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [np.load(tmp_path / f"rank{rank}.npz") for rank in range(2)]
+    n, epochs, warmup = 112, 6, 2
+    for key in ranks[0].files:
+        if key.endswith(("trained_rows", "scored_rows")):
+            continue
+        np.testing.assert_array_equal(ranks[0][key], ranks[1][key], err_msg=key)
+    for case in ["arrays", "dataset"]:
+        trained = [int(r[f"{case}-trained_rows"]) for r in ranks]
+        # each process trains on about half of every epoch's samples (2 batches of 32 of 4)
+        assert all(rows < 0.65 * n * epochs for rows in trained), trained
+        assert sum(trained) >= n * epochs
+        assert ranks[0][f"{case}-issues"].shape == (n,)
+        # the score pass: once per epoch after the warm-up and once at the end, each process
+        # scoring its half of the rows with each network (DivideMix has two), and one of the
+        # two rows the module is checked on
+        passes, networks = epochs - warmup + 1, 2 if case == "dataset" else 1
+        scored = [int(r[f"{case}-scored_rows"]) for r in ranks]
+        assert scored == [networks * passes * n // 2 + 1] * 2, scored
+    assert len(ranks[0]["split-train"]) == 84  # a quarter held out, the same in each process
