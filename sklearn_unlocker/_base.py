@@ -81,6 +81,14 @@ def _fingerprint(value):
     return repr(value)
 
 
+def _class_names(dataset):
+    """The class names a torchvision dataset numbers its labels by (``classes``), or None."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    names = getattr(dataset, "classes", None)
+    return list(names) if isinstance(names, (list, tuple)) else None
+
+
 def _stopped_early(net):
     """Whether skorch's EarlyStopping ended the training (it raises KeyboardInterrupt too)."""
     return any(isinstance(callback, EarlyStopping) and callback.misses_ >= callback.patience
@@ -224,6 +232,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             with torch.random.fork_rng(devices=[]):  # a transform may draw: leave global RNG
                 y = np.asarray(dataset_labels(X, self._loader_options("iterator_valid")))
                 sample_shape = tuple(DatasetInputs(X)[:1].shape[1:])
+            self._dataset_classes_ = _class_names(X)
             if y.ndim != 1:
                 raise ValueError(f"the dataset's labels must be one per sample; got an array "
                                  f"of shape {y.shape}")
@@ -237,6 +246,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             X, y = validate_data(self, X, y, allow_nd=True, dtype=np.float32,
                                  ensure_min_samples=2, y_numeric=False)
             sample_shape = tuple(X.shape[1:])
+            self._dataset_classes_ = None
         check_classification_targets(y)
         if self.classes is None:
             self.classes_ = np.unique(y)
@@ -887,6 +897,12 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             if y is not None:
                 raise ValueError("X is a Dataset of (x, y) pairs, whose labels are scored; y "
                                  "must be None")
+            fitted, given = getattr(self, "_dataset_classes_", None), _class_names(X)
+            if fitted is not None and given is not None and fitted != given:
+                raise ValueError(
+                    f"the dataset's classes {given} are not the training dataset's {fitted}, so "
+                    f"its label numbers mean other classes (ImageFolder numbers the folders it "
+                    f"finds); give it every training class folder, or map its labels")
             with torch.random.fork_rng(devices=[]):
                 y = dataset_labels(X, self._loader_options("iterator_valid"))
         elif y is None:

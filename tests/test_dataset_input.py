@@ -1,5 +1,6 @@
 """fit(dataset): torch Datasets of (x, y) pairs, streamed and never materialised."""
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,7 @@ import torchvision
 from PIL import Image
 from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
-from torch.utils.data import Dataset, TensorDataset
+from torch.utils.data import Dataset, Subset, TensorDataset
 from torchvision.transforms import v2
 
 from sklearn_unlocker import (
@@ -121,6 +122,21 @@ def test_an_image_folder_fits_and_predicts(tmp_path):
     assert clf.predict(folder).shape == (36,)
     assert "valid_loss" in clf.history_[-1]
     assert 0.0 <= clf.score(folder) <= 1.0
+
+
+def test_a_test_folder_with_other_classes_cannot_be_scored(tmp_path):
+    _image_folder(tmp_path / "train", n_per_class=4)
+    _image_folder(tmp_path / "test", n_per_class=2)
+    shutil.rmtree(tmp_path / "test" / "class_1")  # class_2's images now carry label 1
+    train = torchvision.datasets.ImageFolder(str(tmp_path / "train"), transform=TO_TENSOR)
+    test = torchvision.datasets.ImageFolder(str(tmp_path / "test"), transform=TO_TENSOR)
+    clf = UnlockerClassifier(ConvNet, module__width=4, strategy="none",
+                             **{**FAST, "batch_size": 8}).fit(train)
+    with pytest.raises(ValueError, match=r"classes \['class_0', 'class_2'\] are not the "
+                                         r"training dataset's"):
+        clf.score(test)
+    full = torchvision.datasets.ImageFolder(str(tmp_path / "train"), transform=TO_TENSOR)
+    assert 0.0 <= clf.score(Subset(full, [0, 5, 11])) <= 1.0  # the same classes: scored
 
 
 def test_a_dataset_that_does_not_give_tensors_is_named(tmp_path):
