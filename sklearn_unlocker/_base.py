@@ -294,6 +294,12 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"device={self.device!r} with an accelerator: the accelerator places the model "
                 f"(Accelerator(cpu=True) for the CPU); leave device='auto'")
+        if not getattr(accelerator, "even_batches", True) or getattr(
+                accelerator, "split_batches", False):
+            raise ValueError(
+                "the accelerator must give every process as many batches of batch_size "
+                "samples (accelerate's defaults: even_batches=True, split_batches=False); "
+                "processes with fewer steps would wait for the others forever")
         steps = getattr(accelerator, "gradient_accumulation_steps", 1)
         if steps != 1:
             raise ValueError(
@@ -301,7 +307,13 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 f"estimator does not support; raise batch_size instead (it is per process)")
         from .strategies import MetaStrategy  # strategies import this module
 
-        if isinstance(self._make_strategy(), MetaStrategy):
+        strategy = self._make_strategy()
+        if accelerator.num_processes > 1 and getattr(strategy, "batching", None) == "original":
+            raise ValueError(
+                "DivideMixStrategy(batching='original') draws as many unlabelled samples as "
+                "each batch has labelled ones, so processes would make different passes; use "
+                "batching='shared' (the default) with several processes")
+        if isinstance(strategy, MetaStrategy):
             raise ValueError(
                 "the meta-learning strategies (dynamic_loss, mlc, mlc_d, ebomlc) set the "
                 "network's gradients themselves and step their own meta-model, which an "
@@ -486,8 +498,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
 
     def _check_module_output(self, net, X, n_classes):
         sample = torch.as_tensor(X[:2])
-        try:
-            out = net.logits(sample)
+        try:  # in this process alone, whatever the accelerator
+            out = net._local_logits(sample, [net.module_], batch_size=2)[0]
         except (RuntimeError, TypeError, ValueError) as error:
             raise ValueError(
                 f"the module failed on a batch of input of shape {tuple(sample.shape)}: {error}"
@@ -567,14 +579,21 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             self._check_restoring_callbacks(net)
             self._check_module_output(net, inputs, n_classes)
             net.prepare_accelerator()
+            if accelerator is not None and accelerator.num_processes > 1:
+                # DDP has made the networks process 0's; dropout and augmentation now draw
+                # apart in each process (selection, shuffles and the outer step use the shared
+                # numpy state and generator)
+                torch.manual_seed(seed + accelerator.process_index)
             try:
                 if streamed:  # batches of (x, position) from the dataset, through a DataLoader
                     net.partial_fit(IndexedDataset(inputs.dataset, inputs.indices), None)
                 else:
                     net.partial_fit(inputs, torch.arange(len(inputs)))  # skorch swallows Ctrl+C
                 engine.end_training(net)
-            finally:
-                net.unwrap_accelerator()
+            except BaseException:
+                net.unwrap_accelerator(sync=False)  # the other processes may not get here
+                raise
+            net.unwrap_accelerator()
         planned = config.max_epochs + (0 if fitted is None else fitted["epochs"])
         if len(net.history) < planned and not _stopped_early(net):
             warnings.warn(

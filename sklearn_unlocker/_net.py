@@ -153,6 +153,7 @@ class TrainingNet(NeuralNet):
         self.procedure = procedure
         self.precision = precision
         self.accelerator = accelerator
+        self._prepared_loaders = set()
 
     def autocast(self):
         """The forward passes' mixed-precision context: the accelerator's, else bfloat16
@@ -186,23 +187,44 @@ class TrainingNet(NeuralNet):
                 setattr(self, f"{name}_", self.accelerator.prepare(getattr(self, f"{name}_")))
         return self
 
-    def unwrap_accelerator(self):
+    def unwrap_accelerator(self, sync=True):
         """The plain networks and optimizer again (what a fitted net holds and pickles).
+
+        The accelerator forgets this fit's networks, optimizer and data loaders (it
+        keeps what it prepared in lists, which would hold them, and their memory,
+        for as long as it lives).
+
+        Parameters
+        ----------
+        sync : bool, default=True
+            First give every process process 0's buffers, and wait for all of
+            them. False after an error: the other processes may never get there.
 
         Returns
         -------
         self
         """
-        if self.accelerator is not None:
+        accelerator = self.accelerator
+        if accelerator is None:
+            return self
+        if sync:
             self._sync_buffers(self.networks())
-            self.accelerator.wait_for_everyone()
-            for name in self._modules:
-                module = getattr(self, f"{name}_")
-                setattr(self, f"{name}_",
-                        self.accelerator.unwrap_model(module, keep_fp32_wrapper=False))
-            for name in self._optimizers:
-                optimizer = getattr(self, f"{name}_")
-                setattr(self, f"{name}_", getattr(optimizer, "optimizer", optimizer))
+            accelerator.wait_for_everyone()
+        prepared = {id(getattr(self, f"{name}_")) for name in [*self._modules, *self._optimizers]}
+        for name in self._modules:
+            module = getattr(self, f"{name}_")
+            setattr(self, f"{name}_", accelerator.unwrap_model(module, keep_fp32_wrapper=False))
+        for name in self._optimizers:
+            optimizer = getattr(self, f"{name}_")
+            setattr(self, f"{name}_", getattr(optimizer, "optimizer", optimizer))
+        for kept in ("_models", "_optimizers"):
+            if isinstance(getattr(accelerator, kept, None), list):
+                setattr(accelerator, kept,
+                        [obj for obj in getattr(accelerator, kept) if id(obj) not in prepared])
+        if isinstance(getattr(accelerator, "_dataloaders", None), list):
+            accelerator._dataloaders = [loader for loader in accelerator._dataloaders
+                                        if id(loader) not in self._prepared_loaders]
+        self._prepared_loaders = set()
         return self
 
     def _sync_buffers(self, modules):
@@ -243,6 +265,8 @@ class TrainingNet(NeuralNet):
                 iterator.shard(self.accelerator)
             elif isinstance(iterator, DataLoader):
                 iterator = self.accelerator.prepare(iterator)
+                self._prepared_loaders = getattr(self, "_prepared_loaders", set()) | {
+                    id(iterator)}
             else:
                 raise TypeError(
                     f"with {self.accelerator.num_processes} processes, each must train on its "
@@ -320,7 +344,21 @@ class TrainingNet(NeuralNet):
         if not self.module_.training:  # skorch walks every submodule on each call
             self._set_training(True)
         X, indices = unpack_data(batch)
-        return self.procedure.train_step(self, X, indices)
+        step = self.procedure.train_step(self, X, indices)
+        if self._sharded():
+            # every process logs the loss of the whole step (its processes' batches), so that
+            # callbacks watching train_loss (LRScheduler, EarlyStopping) decide alike in each
+            size = float(len(indices))
+            total = self.accelerator.reduce(torch.tensor(
+                [float(step["loss"].detach()) * size, size], device=self.accelerator.device),
+                reduction="sum").cpu()
+            step = {**step, "loss": total[0] / total[1], "step_batch_size": int(total[1])}
+        return step
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+        if training and "step_batch_size" in kwargs:  # the weight of the step's logged loss
+            self.history.record_batch("train_batch_size", kwargs["step_batch_size"])
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
@@ -403,18 +441,32 @@ class TrainingNet(NeuralNet):
         logits = self._local_logits(X, modules, batch_size)
         return torch.stack(logits) if several else logits[0]
 
-    def _gathered_logits(self, X, modules, batch_size):
-        """Each process's share of the rows, gathered: ``(n_networks, n_samples, C)``."""
+    def _gathered_logits(self, X, modules, batch_size, chunk_values=2**24):
+        """Each process's share of the rows, gathered: ``(n_networks, n_samples, C)``.
+
+        Gathered in chunks of at most ``chunk_values`` values per process, so that
+        the device holds a chunk from every process, never all the logits.
+        """
         world, rank = self.accelerator.num_processes, self.accelerator.process_index
-        n = len(X)
+        n, width = len(X), len(modules) * len(self.classes_)
         share = -(-n // world)
         start, stop = min(rank * share, n), min((rank + 1) * share, n)
         part = X.subset(np.arange(start, stop)) if hasattr(X, "subset") else X[start:stop]
         local = torch.zeros(share, len(modules), len(self.classes_))
         if stop > start:
-            local[:stop - start] = torch.stack(self._local_logits(part, modules, batch_size), 1)
-        gathered = self.accelerator.gather(local.to(self.accelerator.device)).cpu()
-        return gathered[:n].transpose(0, 1).contiguous()
+            own = torch.stack(self._local_logits(part, modules, batch_size), 1)
+            if own.shape[1:] != local.shape[1:]:
+                raise ValueError(f"the module's output has shape {tuple(own.shape[::2])}; "
+                                 f"expected one logit per class ({len(self.classes_)})")
+            local[:stop - start] = own
+        out = torch.empty(world * share, len(modules), len(self.classes_))
+        rows = max(1, chunk_values // max(width, 1))
+        for offset in range(0, share, rows):
+            block = local[offset:offset + rows]
+            gathered = self.accelerator.gather(block.to(self.accelerator.device)).cpu()
+            for process, part in enumerate(gathered.split(len(block))):
+                out[process * share + offset:process * share + offset + len(block)] = part
+        return out[:n].transpose(0, 1).contiguous()
 
     def _local_logits(self, X, modules, batch_size):
         was_training = [network.training for network in modules]

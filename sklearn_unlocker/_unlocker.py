@@ -181,10 +181,12 @@ class UnlockerClassifier(NeuralClassifierBase):
         with the same model. The accelerator places the model (leave
         ``device="auto"``) and sets the precision (``Accelerator(mixed_precision=
         "bf16")``; float16 goes through accelerate's gradient scaler, untested
-        here for want of a GPU). Not with gradient accumulation, nor with the
-        meta-learning strategies (both are clear errors). The
-        fitted estimator holds plain networks: it predicts in one process and
-        pickles as usual. See the :ref:`user guide <large-data>`.
+        here for want of a GPU). Not with gradient accumulation, uneven batches,
+        DivideMix's ``batching="original"`` on several processes, nor with the
+        meta-learning strategies (each a clear error). The fitted estimator holds
+        plain networks: it predicts in one process and pickles as usual (set
+        ``accelerator=None`` before pickling it for use elsewhere). See the
+        :ref:`user guide <large-data>`.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (``callbacks__*`` parameters are routed to them).
         With a ``train_split``, skorch's ``EarlyStopping``, ``Checkpoint``,
