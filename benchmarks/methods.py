@@ -12,6 +12,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_unlocker import UnlockerClassifier
+from sklearn_unlocker.strategies import DivideMixStrategy
 
 #: Plain cross-entropy: no selection, no adjustment, no mixup.
 CE = dict(strategy="none", logit_adjustment="none", mixup_alpha=0.0)
@@ -41,6 +42,10 @@ METHODS = {
                      dict(strategy="dividemix", logit_adjustment="loss", tau=1.0)),
     "dividemix+unlocker": ("DivideMix + LA + Unlocker (learned tau)",
                            dict(strategy="dividemix")),
+    "dividemix_mixup0.1+la": ("DivideMix with mixup alpha 0.1 (not 4) + LA (tau=1, observed "
+                              "prior): for a network that under-fits",
+                              dict(strategy=DivideMixStrategy(alpha=0.1), logit_adjustment="loss",
+                                   tau=1.0)),
     "unlocker_no_ema": ("UnlockerClassifier, no EMA (ema_beta=1)", dict(ema_beta=1.0)),
     "dynamic_loss": ("Dynamic Loss, automatic meta set", {}),
     "dynamic_loss_clean_trusted": ("Dynamic Loss with a truly clean trusted set of the same "
