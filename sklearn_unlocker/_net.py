@@ -265,8 +265,7 @@ class TrainingNet(NeuralNet):
                 iterator.shard(self.accelerator)
             elif isinstance(iterator, DataLoader):
                 iterator = self.accelerator.prepare(iterator)
-                self._prepared_loaders = getattr(self, "_prepared_loaders", set()) | {
-                    id(iterator)}
+                self._prepared_loaders.add(id(iterator))  # forgotten again after the fit
             else:
                 raise TypeError(
                     f"with {self.accelerator.num_processes} processes, each must train on its "
@@ -464,8 +463,8 @@ class TrainingNet(NeuralNet):
         for offset in range(0, share, rows):
             block = local[offset:offset + rows]
             gathered = self.accelerator.gather(block.to(self.accelerator.device)).cpu()
-            for process, part in enumerate(gathered.split(len(block))):
-                out[process * share + offset:process * share + offset + len(block)] = part
+            for process, piece in enumerate(gathered.split(len(block))):
+                out[process * share + offset:process * share + offset + len(block)] = piece
         return out[:n].transpose(0, 1).contiguous()
 
     def _local_logits(self, X, modules, batch_size):
