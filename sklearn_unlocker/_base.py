@@ -220,9 +220,13 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         self._check_keywords()
         unknown = [k for k in vars(self) if "__" in k and not k.startswith(SKORCH_PREFIXES)]
         if unknown:
+            nested = [k for k in unknown if k.split("__")[0] in self.get_params(deep=False)]
+            hint = (f"; a parameter's own parameters ({', '.join(nested)}) are set with "
+                    f"set_params(...), or by passing the object, e.g. "
+                    f"strategy=DivideMixStrategy(alpha=0.1)" if nested else "")
             raise ValueError(
                 f"unknown routed parameter(s) {unknown}; routed skorch parameters start with "
-                f"one of {', '.join(SKORCH_PREFIXES)}"
+                f"one of {', '.join(SKORCH_PREFIXES)}{hint}"
             )
         if is_dataset(X):
             if y is not None:

@@ -350,3 +350,12 @@ def test_metadata_routing_survives_clone_in_a_search(Estimator, data):
         grid = GridSearchCV(clf, {"max_epochs": [2]}, cv=2, scoring=scorer)
         grid.fit(data.X_train, data.y_train, sample_weight=np.ones(len(data.y_train)))
         assert grid.best_estimator_.get_metadata_routing().fit.requests["sample_weight"]
+
+
+def test_a_strategy_parameter_in_the_constructor_names_set_params(small_noisy_tabular):
+    data = small_noisy_tabular
+    clf = UnlockerClassifier(strategy="dividemix", strategy__alpha=0.1, max_epochs=2)
+    with pytest.raises(ValueError, match=r"strategy__alpha\) are set with set_params"):
+        clf.fit(data.X_train, data.y_train)
+    clf = UnlockerClassifier(strategy="dividemix", max_epochs=2).set_params(strategy__alpha=0.1)
+    assert clf.strategy.alpha == 0.1  # the way that works
