@@ -18,8 +18,6 @@ network and training recipe.
 
 import argparse
 import ast
-import shlex
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -41,7 +39,7 @@ from sklearn_unlocker.metrics import shot_accuracy
 
 from .devdata import AUGMENT, load_family
 from .methods import CE, CleanLearningPresent
-from .run import RESULTS, header
+from .run import RESULTS, command_line, header
 
 #: named variants: parameters changed from the defaults
 VARIANTS = {
@@ -196,8 +194,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     for spec in args.variants:
         parse_variant(spec)  # fail before fitting anything
-    command = "python -m benchmarks devgrid " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = command_line("devgrid", argv)
     done = {}
     for path in args.reuse:
         for row in pd.read_csv(path).to_dict("records"):

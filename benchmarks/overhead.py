@@ -19,9 +19,7 @@ data loading (which torch's libraries dominate on these small workloads).
 """
 
 import argparse
-import shlex
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -34,7 +32,7 @@ from sklearn_unlocker import UnlockerClassifier
 from sklearn_unlocker.datasets import load_noisy_digits, load_noisy_mnist1d, make_noisy_tabular
 from sklearn_unlocker.modules import MLP, ConvNet, ConvNet1d
 
-from .run import RESULTS, header
+from .run import RESULTS, command_line, header
 
 DEFAULTS = UnlockerClassifier().get_params()
 
@@ -187,8 +185,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--name", default="overhead")
     args = parser.parse_args(argv)
-    command = "python -m benchmarks overhead " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = command_line("overhead", argv)
     rows = [measure(workload, args.repeats) for workload in args.workloads]
     lines = ["# Cost benchmark", "", *[f"- {h}" for h in header(command, [0])],
              f"- {DEFAULTS['max_epochs']} epochs ({DEFAULTS['warmup_epochs']} warm-up), batch "

@@ -159,6 +159,27 @@ def machine():
             f"{'cuda' if torch.cuda.is_available() else 'cpu'}")
 
 
+def command_line(name, argv=None, drop=()):
+    """The command that ran a benchmark, as a user would type it (for its results file).
+
+    Parameters
+    ----------
+    name : str
+        The benchmark's subcommand (``run``, ``devgrid``, ...).
+    argv : list of str, default=None
+        Its arguments; ``sys.argv[1:]`` by default.
+    drop : tuple of str, default=()
+        Arguments left out (``--resume`` does not change what is computed).
+
+    Returns
+    -------
+    command : str
+    """
+    given = argv if argv is not None else sys.argv[1:]
+    return f"python -m benchmarks {name} " + " ".join(shlex.quote(a) for a in given
+                                                      if a not in drop)
+
+
 def header(command, seeds):
     return [f"command: `{command}`", f"sklearn-unlocker {sklearn_unlocker.__version__}",
             f"seeds: {' '.join(map(str, seeds))}", f"machine: {machine()}",
@@ -290,9 +311,7 @@ def main(argv=None):
         for key, value in QUICK.items():
             setattr(args, key, value)
         args.name = args.name or "quick"
-    given = argv if argv is not None else sys.argv[1:]
-    command = "python -m benchmarks run " + " ".join(shlex.quote(a) for a in given
-                                                     if a != "--resume")
+    command = command_line("run", argv, drop=("--resume",))
     noises = [(kind, float(rate)) for kind, rate in (n.split(":") for n in args.noises)]
     settings = [(d, ir, kind, rate) for d in args.datasets for ir in args.imbalance_ratios
                 for kind, rate in noises]

@@ -19,9 +19,7 @@ held beforehand), beside what the images would take as a float32 array.
 
 import argparse
 import multiprocessing
-import shlex
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -37,7 +35,7 @@ from sklearn_unlocker import UnlockerClassifier
 from sklearn_unlocker.modules import ConvNet
 
 from .overhead import _peak_rss_mib
-from .run import RESULTS, header
+from .run import RESULTS, command_line, header
 
 TRANSFORM = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 
@@ -145,8 +143,7 @@ def main(argv=None):
     parser.add_argument("--name", default="streaming")
     parser.add_argument("--out", default=str(RESULTS), help="directory of the results file")
     args = parser.parse_args(argv)
-    command = "python -m benchmarks streaming " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = command_line("streaming", argv)
     start = time.perf_counter()
     root = make_image_folder(args.root, args.n, args.classes)
     made = time.perf_counter() - start

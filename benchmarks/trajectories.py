@@ -13,8 +13,6 @@ development family (:mod:`benchmarks.devdata`); variants as in
 """
 
 import argparse
-import shlex
-import sys
 import warnings
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from sklearn_unlocker import UnlockerClassifier
 
 from .devdata import FAMILIES, load_family
 from .devgrid import parse_variant
-from .run import DATASETS, RESULTS, header, load
+from .run import DATASETS, RESULTS, command_line, header, load
 
 
 class EpochRecorder(Callback):
@@ -155,8 +153,7 @@ def main(argv=None):
     parser.add_argument("--name", default="trajectories")
     parser.add_argument("--out", default=str(RESULTS), help="directory of the results files")
     args = parser.parse_args(argv)
-    command = "python -m benchmarks trajectories " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = command_line("trajectories", argv)
     jobs = [(v, s, seed) for s in args.settings for v in args.variants for seed in args.seeds]
     rows = Parallel(n_jobs=args.jobs)(delayed(_trajectory)(*job) for job in jobs)
     frame = pd.DataFrame([row for block in rows for row in block])
