@@ -583,7 +583,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             self._check_restoring_callbacks(net)
             self._check_module_output(net, inputs, n_classes)
             net.prepare_accelerator()
-            if accelerator is not None and accelerator.num_processes > 1:
+            if net._sharded():
                 # DDP has made the networks process 0's; dropout and augmentation now draw
                 # apart in each process (selection, shuffles and the outer step use the shared
                 # numpy state and generator)

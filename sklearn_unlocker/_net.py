@@ -154,6 +154,7 @@ class TrainingNet(NeuralNet):
         self.precision = precision
         self.accelerator = accelerator
         self._prepared_loaders = set()
+        self._buffers_apart = False  # a training step ran since the buffers last agreed
 
     def autocast(self):
         """The forward passes' mixed-precision context: the accelerator's, else bfloat16
@@ -208,7 +209,7 @@ class TrainingNet(NeuralNet):
         if accelerator is None:
             return self
         if sync:
-            self._sync_buffers(self.networks())
+            self._sync_buffers()
             accelerator.wait_for_everyone()
         prepared = {id(getattr(self, f"{name}_")) for name in [*self._modules, *self._optimizers]}
         for name in self._modules:
@@ -227,20 +228,22 @@ class TrainingNet(NeuralNet):
         self._prepared_loaders = set()
         return self
 
-    def _sync_buffers(self, modules):
+    def _sync_buffers(self):
         """Process 0's buffers (batch norm's running statistics) in every process.
 
         DDP broadcasts them before each training forward pass; the processes'
         last steps still leave them apart, and evaluation must not depend on the
-        process.
+        process. Only after training steps: a validation epoch's batches share one
+        sync (every process trains and evaluates in step, so all agree on when).
         """
-        if not self._sharded():
+        if not (self._sharded() and getattr(self, "_buffers_apart", True)):
             return
         from accelerate.utils import broadcast  # an optional dependency
 
-        for module in modules:
+        for module in self.networks():
             for buffer in self.accelerator.unwrap_model(module).buffers():
                 buffer.copy_(broadcast(buffer.detach().clone(), from_process=0))
+        self._buffers_apart = False
 
     @contextlib.contextmanager
     def _plain_modules(self):
@@ -345,6 +348,7 @@ class TrainingNet(NeuralNet):
         X, indices = unpack_data(batch)
         step = self.procedure.train_step(self, X, indices)
         if self._sharded():
+            self._buffers_apart = True
             # every process logs the loss of the whole step (its processes' batches), so that
             # callbacks watching train_loss (LRScheduler, EarlyStopping) decide alike in each
             size = float(len(indices))
@@ -434,7 +438,7 @@ class TrainingNet(NeuralNet):
         if self.accelerator is not None:
             modules = [self.accelerator.unwrap_model(network) for network in modules]
         if self._sharded():
-            self._sync_buffers(modules)
+            self._sync_buffers()
             logits = self._gathered_logits(X, modules, batch_size)
             return logits if several else logits[0]
         logits = self._local_logits(X, modules, batch_size)
