@@ -95,6 +95,7 @@ class Config:
     bc_min_per_class: int = 3
     mixup_alpha: float = 0.0
     augment: object = None
+    refresh_batchnorm: bool = True
 
 
 @dataclass
@@ -347,7 +348,8 @@ class TrainingEngine:
     def _update(self, net):
         seconds = self.record.seconds
         start = time.perf_counter()
-        scores = self.strategy.score_training(net, self.X, self.y)  # 1. (n_networks, n, C)
+        with net.batch_statistics(self.config.refresh_batchnorm):  # 1. (n_networks, n, C)
+            scores = self.strategy.score_training(net, self.X, self.y)
         logits = scores.mean(dim=0)
         if not torch.isfinite(logits).all():
             raise FloatingPointError(self._diverged(

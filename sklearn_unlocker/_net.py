@@ -32,6 +32,30 @@ from ._inputs import iter_batches
 __all__ = ["TensorBatchIterator", "TrainingNet"]
 
 
+def _refreshable_norms(modules):
+    """The batch-norm layers of ``modules`` whose running statistics a pass may re-estimate."""
+    return [layer for network in modules for layer in network.modules()
+            if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm)
+            and layer.track_running_stats and not isinstance(layer, torch.nn.SyncBatchNorm)]
+
+
+@contextlib.contextmanager
+def _on_batch_statistics(norms):
+    """Batch-norm layers in training mode with their running statistics reset and
+    averaged over the batches to come (momentum None); restored afterwards."""
+    saved = [(norm.momentum, norm.training) for norm in norms]
+    try:
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None
+            norm.train()
+        yield
+    finally:
+        for norm, (momentum, training) in zip(norms, saved, strict=True):
+            norm.momentum = momentum
+            norm.train(training)
+
+
 class TensorBatchIterator:
     """Mini-batches by slicing in-memory tensors: skorch's ``iterator_train`` without a DataLoader.
 
@@ -155,6 +179,7 @@ class TrainingNet(NeuralNet):
         self.accelerator = accelerator
         self._prepared_loaders = set()
         self._buffers_apart = False  # a training step ran since the buffers last agreed
+        self._refreshing = False  # inside batch_statistics(): the score pass re-estimates them
 
     def autocast(self):
         """The forward passes' mixed-precision context: the accelerator's, else bfloat16
@@ -170,6 +195,29 @@ class TrainingNet(NeuralNet):
             self.accelerator.backward(loss)
         else:
             loss.backward()
+
+    @contextlib.contextmanager
+    def batch_statistics(self, enabled=True):
+        """Passes of :meth:`logits` that re-estimate batch norm's running statistics.
+
+        Inside, each pass of :meth:`logits` over a set of rows runs the networks'
+        batch-norm layers on batch statistics, in batches of a fixed random order,
+        and leaves in their running statistics the average of those batches' (the
+        "precise BN" of Wu & Johnson 2021), so they describe the current weights
+        rather than an average over past ones. The engine scores the training set
+        inside it. Layers without running statistics and ``SyncBatchNorm`` (whose
+        training mode communicates between processes) are left as they are.
+
+        Parameters
+        ----------
+        enabled : bool, default=True
+            False: the passes run in evaluation mode as outside.
+        """
+        before, self._refreshing = self._refreshing, bool(enabled)
+        try:
+            yield
+        finally:
+            self._refreshing = before
 
     # --- several processes (accelerate) ------------------------------------------------
 
@@ -437,14 +485,15 @@ class TrainingNet(NeuralNet):
         modules = list(module) if several else [self.module_ if module is None else module]
         if self.accelerator is not None:
             modules = [self.accelerator.unwrap_model(network) for network in modules]
+        norms = _refreshable_norms(modules) if getattr(self, "_refreshing", False) else []
         if self._sharded():
             self._sync_buffers()
-            logits = self._gathered_logits(X, modules, batch_size)
+            logits = self._gathered_logits(X, modules, batch_size, norms)
             return logits if several else logits[0]
-        logits = self._local_logits(X, modules, batch_size)
+        logits = self._local_logits(X, modules, batch_size, norms)
         return torch.stack(logits) if several else logits[0]
 
-    def _gathered_logits(self, X, modules, batch_size, chunk_values=2**24):
+    def _gathered_logits(self, X, modules, batch_size, norms=(), chunk_values=2**24):
         """Each process's share of the rows, gathered: ``(n_networks, n_samples, C)``.
 
         Gathered in chunks of at most ``chunk_values`` values per process, so that
@@ -457,7 +506,7 @@ class TrainingNet(NeuralNet):
         part = X.subset(np.arange(start, stop)) if hasattr(X, "subset") else X[start:stop]
         local = torch.zeros(share, len(modules), len(self.classes_))
         if stop > start:
-            own = torch.stack(self._local_logits(part, modules, batch_size), 1)
+            own = torch.stack(self._local_logits(part, modules, batch_size, norms), 1)
             if own.shape[1:] != local.shape[1:]:
                 raise ValueError(f"the module's output has shape {tuple(own.shape[::2])}; "
                                  f"expected one logit per class ({len(self.classes_)})")
@@ -469,18 +518,73 @@ class TrainingNet(NeuralNet):
             gathered = self.accelerator.gather(block.to(self.accelerator.device)).cpu()
             for process, piece in enumerate(gathered.split(len(block))):
                 out[process * share + offset:process * share + offset + len(block)] = piece
+        if norms:  # each process re-estimated them on its share: their weighted mean
+            self._average_norms(norms, stop - start)
         return out[:n].transpose(0, 1).contiguous()
 
-    def _local_logits(self, X, modules, batch_size):
+    def _average_norms(self, norms, rows):
+        """Every process's running statistics, averaged with weights ``rows`` (its rows)."""
+        weight = torch.tensor(float(rows), device=self.accelerator.device)
+        total = self.accelerator.reduce(weight, "sum")
+        for norm in norms:
+            for buffer in (norm.running_mean, norm.running_var):
+                mean = self.accelerator.reduce(buffer.detach() * weight, "sum") / total
+                buffer.copy_(mean)
+
+    def _local_logits(self, X, modules, batch_size, norms=()):
         was_training = [network.training for network in modules]
         for network in modules:
             network.eval()
-        outputs = [[] for _ in modules]
-        with torch.inference_mode(), self.autocast():
-            for _, _, batch in iter_batches(X, batch_size):
-                batch = batch.to(self.device, non_blocking=True)
-                for network, out in zip(modules, outputs, strict=True):
-                    out.append(network(batch).float().cpu())
+        n = len(X)
+        if norms and n > 1:
+            outputs = self._refreshing_logits(X, modules, batch_size, norms)
+        else:
+            outputs = [[] for _ in modules]
+            with torch.inference_mode(), self.autocast():
+                for _, _, batch in iter_batches(X, batch_size):
+                    batch = batch.to(self.device, non_blocking=True)
+                    for network, out in zip(modules, outputs, strict=True):
+                        out.append(network(batch).float().cpu())
+            outputs = [torch.cat(out) if out else torch.empty(0, 0) for out in outputs]
         for network, training in zip(modules, was_training, strict=True):
             network.train(training)
-        return [torch.cat(out) if out else torch.empty(0, 0) for out in outputs]
+        return outputs
+
+    def _refreshing_logits(self, X, modules, batch_size, norms):
+        """One pass with batch norm on batch statistics (see :meth:`batch_statistics`).
+
+        The rows go in a fixed random order (data sorted by class would otherwise
+        give each batch one class's statistics) and in batches of nearly equal
+        size; a batch of one row, which a dataset's own loader can leave last, is
+        scored in evaluation mode once the statistics are in.
+        """
+        n = len(X)
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+        size = -(-n // -(-n // batch_size))  # nearly equal batches of at most batch_size
+        if hasattr(X, "subset"):
+            batches = ((start, stop, batch) for start, stop, batch
+                       in iter_batches(X.subset(order.numpy()), size))
+        else:
+            batches = ((start, min(start + size, n), X[order[start:start + size]])
+                       for start in range(0, n, size))
+        outputs = [None] * len(modules)
+
+        def score(start, stop, batch):  # each network's logits, put back at the rows' places
+            batch = batch.to(self.device, non_blocking=True)
+            for i, network in enumerate(modules):
+                out = network(batch).float().cpu()
+                if outputs[i] is None:
+                    outputs[i] = torch.empty(n, *out.shape[1:])
+                outputs[i][order[start:stop]] = out
+
+        single = []
+        with _on_batch_statistics(norms), torch.inference_mode(), self.autocast():
+            for start, stop, batch in batches:
+                if stop - start < 2:
+                    single.append((start, stop, batch))
+                else:
+                    score(start, stop, batch)
+        with torch.inference_mode(), self.autocast():
+            for start, stop, batch in single:
+                score(start, stop, batch)
+        return outputs
