@@ -164,10 +164,13 @@ class UnlockerClassifier(NeuralClassifierBase):
         has few steps: with 3-5 steps per epoch (585 digits as 8x8 images,
         ``ConvNet``) the score pass read stale statistics, selection precision
         fell to 0.70 and noisy samples were kept, memorised and never dropped;
-        refreshed, 0.90-0.95 (see the README's Results). The final pass also
+        refreshed, 0.90-0.95
+        (``benchmarks/results/development_batchnorm.md``). The final pass also
         leaves statistics of the final weights for ``predict``. Modules without
         batch norm are unaffected; turn it off for batch-norm layers that must
-        stay frozen.
+        stay frozen. The MLC family's strategies (``"mlc"``, ``"mlc_d"``,
+        ``"ebomlc"``) run a score pass of their own, which reads the statistics
+        training left.
     max_epochs : int, default=60
         Training epochs, warm-up included.
     batch_size : int, default=128
