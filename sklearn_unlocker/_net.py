@@ -213,7 +213,7 @@ class TrainingNet(NeuralNet):
         enabled : bool, default=True
             False: the passes run in evaluation mode as outside.
         """
-        before, self._refreshing = self._refreshing, bool(enabled)
+        before, self._refreshing = getattr(self, "_refreshing", False), bool(enabled)
         try:
             yield
         finally:

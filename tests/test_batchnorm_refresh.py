@@ -1,6 +1,7 @@
 """The score pass re-estimates batch norm's running statistics ("precise BN")."""
 
 import copy
+import pickle
 
 import numpy as np
 import pytest
@@ -159,3 +160,12 @@ def test_modules_without_batch_norm_train_as_before(data):
 def test_a_value_that_is_not_a_bool_is_refused(data):
     with pytest.raises(InvalidParameterError, match="refresh_batchnorm"):
         UnlockerClassifier(NormedNet, refresh_batchnorm="yes").fit(data.X_train, data.y_train)
+
+
+def test_a_net_pickled_before_the_refresh_existed_still_warm_starts(data):
+    clf = UnlockerClassifier(NormedNet, warm_start=True, **FAST).fit(data.X_train, data.y_train)
+    del clf.net_._refreshing  # the attribute a net pickled by an older version lacks
+    clf = pickle.loads(pickle.dumps(clf))
+    clf.fit(data.X_train, data.y_train)  # the score passes refresh as in a new net
+    assert len(clf.history_) == 2 * FAST["max_epochs"]
+    assert clf.net_._refreshing is False
