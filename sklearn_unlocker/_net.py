@@ -561,10 +561,9 @@ class TrainingNet(NeuralNet):
         n = len(X)
         order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
         size = -(-n // -(-n // batch_size))  # nearly equal batches of at most batch_size
-        if hasattr(X, "subset"):
-            batches = ((start, stop, batch) for start, stop, batch
-                       in iter_batches(X.subset(order.numpy()), size))
-        else:
+        if hasattr(X, "subset"):  # a dataset: its loader reads the rows in that order
+            batches = iter_batches(X.subset(order.numpy()), size)
+        else:  # a tensor: each batch gathered from it, never the whole set copied
             batches = ((start, min(start + size, n), X[order[start:start + size]])
                        for start in range(0, n, size))
         outputs = [None] * len(modules)
