@@ -87,7 +87,7 @@ class Config:
     tau_solver: str = "sgd"
     tau_lr: float = 0.5
     tau_steps: int = 1
-    tau_bounds: tuple = (-1.0, 3.0)
+    tau_bounds: tuple = (-1.0, 1.5)
     ema_beta: float = 0.5
     prior: object = "observed"  # a mode name or a fixed prior array
     max_prior_change: float = 2.0
