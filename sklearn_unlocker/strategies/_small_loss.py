@@ -43,8 +43,9 @@ class SmallLossStrategy(BaseStrategy):
     """Small-loss selection (Arazo et al. 2019; the co-divide of DivideMix, on one network).
 
     The per-sample cross-entropy of the given label under the (adjusted) logits,
-    raised to ``loss_power``, is split by a two-component Gaussian mixture; a sample is clean when its
-    posterior of the low-loss component exceeds ``p_threshold``. The other
+    raised to ``loss_power``, is split by a two-component Gaussian mixture; a
+    sample is clean when its posterior of the low-loss component exceeds
+    ``p_threshold``. The other
     samples get the argmax of the adjusted logits as corrected label, with its
     softmax probability as confidence; the corrected labels feed Unlocker's
     prior estimate.
