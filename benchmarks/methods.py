@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_unlocker import UnlockerClassifier
-from sklearn_unlocker.strategies import DivideMixStrategy
+from sklearn_unlocker.strategies import DivideMixStrategy, SmallLossStrategy
 
 #: Plain cross-entropy: no selection, no adjustment, no mixup.
 CE = dict(strategy="none", logit_adjustment="none", mixup_alpha=0.0)
@@ -47,6 +47,11 @@ METHODS = {
                               dict(strategy=DivideMixStrategy(alpha=0.1), logit_adjustment="loss",
                                    tau=1.0)),
     "unlocker_no_ema": ("UnlockerClassifier, no EMA (ema_beta=1)", dict(ema_beta=1.0)),
+    "small_loss_sqrt": ("small-loss selection alone, mixture on the square root of the loss",
+                        dict(strategy=SmallLossStrategy(loss_power=0.5), logit_adjustment="none")),
+    "unlocker_sqrt": ("UnlockerClassifier, small-loss mixture on the square root of the loss "
+                      "(SmallLossStrategy(loss_power=0.5))",
+                      dict(strategy=SmallLossStrategy(loss_power=0.5))),
     "dynamic_loss": ("Dynamic Loss, automatic meta set", {}),
     "dynamic_loss_clean_trusted": ("Dynamic Loss with a truly clean trusted set of the same "
                                    "size (reference)", {}),

@@ -174,7 +174,7 @@ def test_loss_power_finds_a_small_clean_mode_that_an_outlier_hides():
     losses = np.r_[0.19, 0.21, 0.28, 0.33, 0.37, np.linspace(0.8, 2.2, 22), 3.5]
     logits, y = _logits_with_losses(losses), np.zeros(len(losses), dtype=int)
     raw = SmallLossStrategy(loss_power=1.0).split(logits, y, random_state=0).clean_mask
-    root = SmallLossStrategy().split(logits, y, random_state=0).clean_mask  # the default: 0.5
+    root = SmallLossStrategy(loss_power=0.5).split(logits, y, random_state=0).clean_mask
     assert raw[:5].all() and raw.sum() > 10  # the 5, and flips with them
     np.testing.assert_array_equal(np.flatnonzero(root), np.arange(5))
 
