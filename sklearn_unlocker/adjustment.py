@@ -283,7 +283,8 @@ def solve_tau(
     batch_size : int, default=None
         Mini-batch size of "sgd"; ``None`` for the whole D_bc at once.
     bounds : tuple of float, default=(-1.0, 3.0)
-        Tau is kept in this interval (every solver).
+        Tau is kept in this interval (every solver). A wide interval here; the
+        estimators pass their ``tau_bounds``, (-1, 1.5) by default.
     random_state : int, RandomState instance or None, default=None
         Shuffles the mini-batches of "sgd".
 

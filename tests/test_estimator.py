@@ -264,6 +264,15 @@ def test_tau_running_off_is_held_at_its_bound_with_a_warning(small_data):
                                                                 small_data.y_train)
 
 
+def test_default_bounds_hold_tau_at_one_and_a_half(small_data):
+    # the default upper bound is 1.5 (the paper leaves tau free; see tau_bounds): a tau that
+    # runs off is held there or at -1, and the warning names the default bounds
+    clf = UnlockerClassifier(tau_lr=1e4, **FAST)
+    with pytest.warns(UnlockerWarning, match=r"tau_bounds=\(-1.0, 1.5\)"):
+        clf.fit(small_data.X_train, small_data.y_train)
+    assert clf.tau_ in (-1.0, 1.5)
+
+
 def test_verbose_prints_tau_and_the_estimated_imbalance_ratio(small_data, capsys):
     UnlockerClassifier(verbose=1, **FAST).fit(small_data.X_train, small_data.y_train)
     out = capsys.readouterr().out
