@@ -110,14 +110,14 @@ class UnlockerClassifier(NeuralClassifierBase):
         Tau is kept in this interval; reaching a bound raises an
         :class:`~sklearn_unlocker.exceptions.UnlockerWarning` after fit. The
         paper's Algorithm 1 leaves tau unbounded; the upper bound 1.5 is ours
-        (it was 3 before). Where noise hides the
-        tail the estimated prior comes out flatter than the true one, and the
-        learned tau compensates by growing (to 2.4 on the digits as images at
-        IR 100 with joint noise, against an estimated imbalance ratio of 9.7 for a
-        true 100), which over-adjusts: the head classes fell to 0.37 accuracy
-        there. On the development grid a bound of 1.5 binds in 3 of 25 settings
-        (+0.034, +0.032, -0.001) and changes nothing elsewhere; 1.25 and 2.0 gained
-        less (``benchmarks/results/development_tau_bound.md``).
+        (it was 3 before). Where noise hides the tail the estimated prior comes
+        out flatter than the true one, and the learned tau compensates by
+        growing (to 2.4 on the digits as images at IR 100 with joint noise,
+        against an estimated imbalance ratio of 9.7 for a true 100), which
+        over-adjusts: the head classes fell to 0.37 accuracy there. On the
+        development grid a bound of 1.5 binds in 3 of 25 settings (+0.034,
+        +0.032, -0.001) and changes nothing elsewhere; 1.25 and 2.0 gained less
+        (``benchmarks/results/development_tau_bound.md``).
     ema_beta : float in (0, 1], default=0.5
         EMA of the adjustment, paper's convention: ``alpha <- beta * tau log pi +
         (1 - beta) * alpha``, so ``beta`` weighs the *new* value and ``1`` turns the
