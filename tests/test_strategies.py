@@ -167,10 +167,11 @@ def test_loss_power_fits_the_mixture_to_the_powered_loss():
             split.clean_proba, split_clean_probability(losses**power, given), atol=1e-9)
 
 
-def test_loss_power_finds_a_small_clean_mode_that_an_outlier_hides():
+def test_loss_power_finds_a_small_clean_mode_that_the_flips_spread_hides():
     # a tail class as the development grid showed it: 5 clean samples with small losses,
-    # 22 flips from the head spread over 0.8-2.2 and one far outlier. Min-max scaling puts
-    # most of them in one mode on the loss itself; on its square root the 5 stand apart
+    # 22 flips from the head spread over 0.8-2.2 and one at 3.5. On the min-max scaled loss
+    # the flips' wide spread takes both components, so the low one keeps flips too (it still
+    # does without the 3.5); on the square root the 5 stand apart
     losses = np.r_[0.19, 0.21, 0.28, 0.33, 0.37, np.linspace(0.8, 2.2, 22), 3.5]
     logits, y = _logits_with_losses(losses), np.zeros(len(losses), dtype=int)
     raw = SmallLossStrategy(loss_power=1.0).split(logits, y, random_state=0).clean_mask
