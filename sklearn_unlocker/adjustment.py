@@ -44,6 +44,7 @@ __all__ = [
     "estimate_prior",
     "initial_prior",
     "limit_prior_change",
+    "noise_direction",
     "outer_gradient",
     "outer_objective",
     "prior_counts",
@@ -559,6 +560,61 @@ def initial_prior(prior, y, n_classes, *, adapts=True, sample_weight=None):
         return np.asarray(prior, dtype=np.float64)
     counts = prior_counts("observed", y, n_classes, sample_weight=sample_weight)
     return smoothed_prior(counts, _pseudo_count(prior) if adapts else 0.0)[0]
+
+
+def noise_direction(logits, y, n_classes, *, sample_weight=None):
+    """Which way the label noise runs between class sizes, seen by the model.
+
+    Among the samples whose prediction ``argmax(logits)`` differs from their
+    given label, the (weighted) mean of ``log(n[predicted] / n[given])``, with
+    ``n`` the given labels' class counts (an empty class counts as the smallest
+    present one). Positive: the model sends disagreeing samples to larger
+    classes, so the noise moved them from larger classes into smaller ones and
+    hides the tail (symmetric noise on long-tailed data: most of a tail label's
+    samples are flips from the head); negative: the noise runs toward the head
+    (tail-to-head flips). Pass balanced logits (the class-conditional scores,
+    ``log p(given label | x) - log prior of the given labels``), so that a
+    model's bias toward the head does not count as noise.
+
+    Parameters
+    ----------
+    logits : array-like of shape (n_samples, n_classes)
+        Balanced logits.
+    y : array-like of int, shape (n_samples,)
+        Given labels, encoded ``0 .. n_classes-1``.
+    n_classes : int
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the counts and of the mean.
+
+    Returns
+    -------
+    direction : float
+        0.0 when every prediction agrees with its given label.
+
+    Examples
+    --------
+    Three given classes of 8, 4 and 2 samples; two samples labelled 2 are
+    predicted as class 0 (log 4 each), one labelled 0 as class 1 (log 0.5):
+
+    >>> import numpy as np
+    >>> y = np.array([0] * 8 + [1] * 4 + [2] * 2)
+    >>> pred = y.copy(); pred[[12, 13]] = 0; pred[0] = 1
+    >>> round(noise_direction(np.eye(3)[pred], y, 3), 4)  # (2 log 4 + log 0.5) / 3
+    0.6931
+    """
+    logits = np.asarray(logits)
+    y = np.asarray(y)
+    weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+    counts = np.bincount(y, weights=weights, minlength=n_classes)
+    if not (counts > 0).any():
+        return 0.0
+    log_size = np.log(np.maximum(counts, counts[counts > 0].min()))
+    predicted = logits.argmax(axis=1)
+    disagree = (predicted != y) & (weights > 0)
+    if not disagree.any():
+        return 0.0
+    steps = log_size[predicted[disagree]] - log_size[y[disagree]]
+    return float(np.average(steps, weights=weights[disagree]))
 
 
 def estimate_prior(mode, y, n_classes, *, clean_mask=None, corrected_labels=None,

@@ -17,6 +17,7 @@ from sklearn_unlocker.adjustment import (
     estimate_prior,
     initial_prior,
     limit_prior_change,
+    noise_direction,
     outer_gradient,
     outer_objective,
     prior_counts,
@@ -321,3 +322,43 @@ def test_initial_prior():
     np.testing.assert_allclose(initial_prior([0.5, 0.5], y, 2), [0.5, 0.5])
     np.testing.assert_allclose(initial_prior("observed", y, 2, sample_weight=[1, 1, 1, 3]),
                                [0.5, 0.5])
+
+
+def _predicted_as(pred):
+    return np.eye(int(max(pred)) + 1)[pred]
+
+
+def test_noise_direction_is_the_mean_log_size_step_of_the_disagreements():
+    y = np.array([0] * 8 + [1] * 4 + [2] * 2)
+    pred = y.copy()
+    assert noise_direction(_predicted_as(pred), y, 3) == 0.0  # nothing disagrees
+    pred[[12, 13]] = 0  # two tail labels the model sends to the head: log(8/2) each
+    assert noise_direction(_predicted_as(pred), y, 3) == pytest.approx(math.log(4))
+    pred[[0, 1]] = 2  # two head labels it sends to the tail: log(2/8) each
+    assert noise_direction(_predicted_as(pred), y, 3) == pytest.approx(0.0)
+    pred[2] = 1  # and one more from the head to the middle: log(4/8)
+    assert noise_direction(_predicted_as(pred), y, 3) == pytest.approx(math.log(0.5) / 5)
+
+
+def test_noise_direction_weights_counts_and_mean_and_sizes_an_empty_class_as_the_smallest():
+    y = np.array([0, 0, 0, 0, 1, 1])
+    pred = np.array([0, 0, 0, 1, 1, 0])
+    # class sizes 4 and 2; one step down (log 1/2), one up (log 2)
+    assert noise_direction(_predicted_as(pred), y, 2) == pytest.approx(0.0)
+    weight = np.array([1, 1, 1, 3, 1, 1.0])  # the step down counts three times, sizes 6 and 2
+    assert noise_direction(_predicted_as(pred), y, 2, sample_weight=weight) == pytest.approx(
+        (3 * math.log(2 / 6) + math.log(6 / 2)) / 4)
+    # a predicted class with no given label is as small as the smallest present one
+    logits = np.eye(3)[[0, 0, 0, 2, 1, 1]]
+    assert noise_direction(logits, y, 3) == pytest.approx(math.log(2 / 4))
+
+
+def test_noise_direction_tells_noise_that_hides_the_tail_from_noise_that_deepens_it():
+    # true classes 100 / 30 / 10; the model predicts the true class of every sample
+    rng = np.random.RandomState(0)
+    true = np.repeat([0, 1, 2], [100, 30, 10])
+    sym = np.where(rng.rand(140) < 0.4, rng.randint(0, 3, 140), true)  # uniform flips
+    t2h = np.where((true > 0) & (rng.rand(140) < 0.4), 0, true)  # the tail flipped to the head
+    logits = np.eye(3)[true]
+    assert noise_direction(logits, sym, 3) > 0.3
+    assert noise_direction(logits, t2h, 3) < -0.3
