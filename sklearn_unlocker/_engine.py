@@ -26,6 +26,7 @@ builds a :class:`Config`, the engine reads only that.
 """
 
 import copy
+import inspect
 import math
 import time
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from .adjustment import (
     ema_update,
     estimate_prior,
     initial_prior,
+    noise_direction,
     solve_tau,
 )
 from .strategies import BatchTargets, Split, TrainingContext
@@ -303,6 +305,10 @@ class TrainingEngine:
                 strategy.seconds_ = dict.fromkeys(strategy.seconds_, 0.0)
         self.split = None
         self.bc_indices = None
+        #: the given labels' log prior, which the balanced logits of noise_direction remove
+        self.label_log_prior = np.log(initial_prior("ir_aware", self.y, n_classes,
+                                                    sample_weight=sample_weight))
+        self.split_takes_context = "context" in inspect.signature(strategy.split).parameters
         X_trusted, y_trusted = (None, None) if trusted is None else trusted
         self.trusted = TrustedSet(X, self.y, X=X_trusted, y=y_trusted, device=device,
                                   generator=generator)
@@ -366,9 +372,12 @@ class TrainingEngine:
             scores, selection_logits = scores - shift, logits - shift
         else:
             selection_logits = logits
+        self.context.noise_direction = self._noise_direction(logits)
         split = self.strategy.split(scores[0] if self.strategy.n_networks == 1 else scores,
                                     self.y, sample_weight=self.sample_weight,
-                                    random_state=self.random_state)
+                                    random_state=self.random_state,
+                                    **({"context": self.context} if self.split_takes_context
+                                       else {}))
         self.split = split._replace(**{name: np.asarray(getattr(split, name))
                                        for name in Split._fields})
         seconds["selection"] += time.perf_counter() - start
@@ -390,6 +399,16 @@ class TrainingEngine:
         seconds["unlocker"] += time.perf_counter() - start
         self._set_targets(self.split)
         return logits
+
+    def _noise_direction(self, logits):
+        """:func:`noise_direction` of the balanced logits: the network's estimate of the
+        given labels' posterior (``z + alpha`` where the loss adds alpha, else ``z``)
+        less the given labels' log prior."""
+        if self.config.row.in_loss:
+            logits = logits + torch.as_tensor(self.alpha, dtype=logits.dtype)
+        balanced = logits.numpy() - self.label_log_prior
+        return noise_direction(balanced, self.y, self.n_classes,
+                               sample_weight=self.sample_weight)
 
     def _outer_step(self, logits):
         """Step 2: new tau on D_bc (from the previous epoch), then the EMA of alpha."""

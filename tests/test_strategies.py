@@ -12,6 +12,7 @@ from sklearn_unlocker.strategies import (
     NoSelection,
     SmallLossStrategy,
     Split,
+    TrainingContext,
     clean_probability_gmm,
     resolve_strategy,
 )
@@ -178,6 +179,43 @@ def test_loss_power_finds_a_small_clean_mode_that_the_flips_spread_hides():
     root = SmallLossStrategy(loss_power=0.5).split(logits, y, random_state=0).clean_mask
     assert raw[:5].all() and raw.sum() > 10  # the 5, and flips with them
     np.testing.assert_array_equal(np.flatnonzero(root), np.arange(5))
+
+
+def _context(direction):
+    return TrainingContext(epoch=6, max_epochs=10, warmup_epochs=5, prior=np.ones(3) / 3,
+                           augment=None, mixup_alpha=0.0, random_state=np.random.RandomState(0),
+                           generator=torch.Generator(), noise_direction=direction)
+
+
+@pytest.mark.parametrize(("direction", "power"), [(0.4, 0.5), (-0.4, 1.0), (0.0, 1.0)])
+def test_auto_loss_power_follows_the_noise_direction_of_the_first_selection(direction, power):
+    logits, given, _, _ = _noisy_logits(1)
+    strategy = SmallLossStrategy(loss_power="auto")
+    strategy.prepare(None, _context(direction))
+    split = strategy.split(logits, given, random_state=0, context=_context(direction))
+    assert strategy.loss_power_ == power and strategy.noise_direction_ == direction
+    same = SmallLossStrategy(loss_power=power).split(logits, given, random_state=0)
+    np.testing.assert_array_equal(split.clean_proba, same.clean_proba)
+    # later selections keep the choice, whatever the direction then; a new fit chooses again
+    strategy.split(logits, given, random_state=0, context=_context(-direction or 1.0))
+    assert strategy.loss_power_ == power
+    strategy.prepare(None, _context(None))
+    assert strategy.loss_power_ is None
+
+
+def test_auto_loss_power_on_its_own_reads_the_logits_as_balanced():
+    true = np.repeat([0, 1, 2], [100, 30, 10])
+    given = true.copy()
+    given[:20] = 2  # flips from the head fill the tail: the noise hides it
+    logits = torch.as_tensor(4.0 * np.eye(3)[true])
+    strategy = SmallLossStrategy(loss_power="auto")
+    strategy.split(logits, given, random_state=0)
+    assert strategy.noise_direction_ > 0 and strategy.loss_power_ == 0.5
+    given = true.copy()
+    given[100:115] = 0  # tail-to-head flips
+    strategy = SmallLossStrategy(loss_power="auto")
+    strategy.split(logits, given, random_state=0)
+    assert strategy.noise_direction_ < 0 and strategy.loss_power_ == 1.0
 
 
 @pytest.mark.parametrize("power", [0.0, -0.5, 1.5])

@@ -109,6 +109,11 @@ class TrainingContext:
         (``fit(..., X_trusted=, y_trusted=)``) or the epoch's D_bc;
         ``trusted.batch(size)`` draws a class-balanced batch and
         ``trusted.contains(indices)`` tells which training samples are in it.
+    noise_direction : float or None
+        At each selection, which way the label noise runs between class sizes
+        as the current model sees it (:func:`~sklearn_unlocker.adjustment.noise_direction`
+        of its balanced logits): positive where it hides the tail; None before
+        the first selection.
 
     Examples
     --------
@@ -135,6 +140,7 @@ class TrainingContext:
     labels: object = None
     n_classes: int = None
     trusted: object = None
+    noise_direction: float = None
 
     @property
     def in_warmup(self):
@@ -386,6 +392,9 @@ class BaseStrategy(BaseEstimator):
             Sample weights, if any.
         random_state : RandomState
             For any randomness.
+        context : TrainingContext, optional
+            The epoch's context (e.g. ``context.noise_direction``); the engine
+            passes it only to a ``split`` that takes a ``context`` keyword.
 
         Returns
         -------
