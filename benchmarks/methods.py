@@ -52,6 +52,13 @@ METHODS = {
     "unlocker_sqrt": ("UnlockerClassifier, small-loss mixture on the square root of the loss "
                       "(SmallLossStrategy(loss_power=0.5))",
                       dict(strategy=SmallLossStrategy(loss_power=0.5))),
+    "small_loss_auto": ("small-loss selection alone, the loss or its square root by the noise's "
+                        "direction at the first selection",
+                        dict(strategy=SmallLossStrategy(loss_power="auto"),
+                             logit_adjustment="none")),
+    "unlocker_auto": ("UnlockerClassifier, the loss or its square root by the noise's direction "
+                      "(SmallLossStrategy(loss_power='auto'))",
+                      dict(strategy=SmallLossStrategy(loss_power="auto"))),
     "dynamic_loss": ("Dynamic Loss, automatic meta set", {}),
     "dynamic_loss_clean_trusted": ("Dynamic Loss with a truly clean trusted set of the same "
                                    "size (reference)", {}),
