@@ -201,6 +201,10 @@ def test_auto_loss_power_follows_the_noise_direction_of_the_first_selection(dire
     assert strategy.loss_power_ == power
     strategy.prepare(None, _context(None))
     assert strategy.loss_power_ is None
+    fixed = SmallLossStrategy(loss_power=0.5)
+    fixed.prepare(None, _context(None))
+    fixed.split(logits, given, random_state=0, context=_context(-1.0))
+    assert fixed.loss_power_ == 0.5 and fixed.noise_direction_ is None
 
 
 def test_auto_loss_power_on_its_own_reads_the_logits_as_balanced():

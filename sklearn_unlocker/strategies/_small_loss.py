@@ -108,6 +108,14 @@ class SmallLossStrategy(BaseStrategy):
         under symmetric noise. So "auto" is for an MLP on noise of unknown
         direction, not the default.
 
+    Attributes
+    ----------
+    loss_power_ : float or None
+        The power the fit uses: ``loss_power``, or what "auto" chose (None until
+        its first selection).
+    noise_direction_ : float or None
+        With "auto", the noise direction it chose by; else None.
+
     Examples
     --------
     >>> import torch
@@ -136,7 +144,8 @@ class SmallLossStrategy(BaseStrategy):
 
     def prepare(self, net, context):
         """A new fit chooses its ``loss_power="auto"`` afresh at its first selection."""
-        self.loss_power_ = self.noise_direction_ = None
+        self.loss_power_ = None if self.loss_power == "auto" else float(self.loss_power)
+        self.noise_direction_ = None
 
     def split(self, logits, y, *, sample_weight=None, random_state=None, context=None):
         self._validate_params()
