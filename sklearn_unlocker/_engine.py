@@ -404,11 +404,9 @@ class TrainingEngine:
         """:func:`noise_direction` of the balanced logits: the network's estimate of the
         given labels' posterior (``z + alpha`` where the loss adds alpha, else ``z``)
         less the given labels' log prior."""
-        if self.config.row.in_loss:
-            logits = logits + torch.as_tensor(self.alpha, dtype=logits.dtype)
-        balanced = logits.numpy() - self.label_log_prior
-        return noise_direction(balanced, self.y, self.n_classes,
-                               sample_weight=self.sample_weight)
+        shift = -self.label_log_prior + (self.alpha if self.config.row.in_loss else 0.0)
+        return noise_direction(logits + torch.as_tensor(shift, dtype=logits.dtype), self.y,
+                               self.n_classes, sample_weight=self.sample_weight)
 
     def _outer_step(self, logits):
         """Step 2: new tau on D_bc (from the previous epoch), then the EMA of alpha."""

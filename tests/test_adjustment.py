@@ -338,6 +338,8 @@ def test_noise_direction_is_the_mean_log_size_step_of_the_disagreements():
     assert noise_direction(_predicted_as(pred), y, 3) == pytest.approx(0.0)
     pred[2] = 1  # and one more from the head to the middle: log(4/8)
     assert noise_direction(_predicted_as(pred), y, 3) == pytest.approx(math.log(0.5) / 5)
+    assert noise_direction(torch.as_tensor(_predicted_as(pred)), y, 3) == pytest.approx(
+        math.log(0.5) / 5)  # a tensor, as the engine passes it
 
 
 def test_noise_direction_weights_counts_and_mean_and_sizes_an_empty_class_as_the_smallest():

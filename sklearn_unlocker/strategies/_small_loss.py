@@ -172,7 +172,7 @@ class SmallLossStrategy(BaseStrategy):
         if getattr(self, "loss_power_", None) is None:
             direction = None if context is None else context.noise_direction
             if direction is None:  # called on its own: the logits are taken as balanced
-                direction = noise_direction(np.asarray(logits), y, logits.shape[1],
+                direction = noise_direction(logits, y, logits.shape[1],
                                             sample_weight=sample_weight)
             self.noise_direction_ = direction
             self.loss_power_ = 0.5 if direction > 0 else 1.0
