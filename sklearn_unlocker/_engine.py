@@ -372,7 +372,8 @@ class TrainingEngine:
             scores, selection_logits = scores - shift, logits - shift
         else:
             selection_logits = logits
-        self.context.noise_direction = self._noise_direction(logits)
+        if self.context.noise_direction is None:  # read once, at the fit's first selection
+            self.context.noise_direction = self._noise_direction(logits)
         split = self.strategy.split(scores[0] if self.strategy.n_networks == 1 else scores,
                                     self.y, sample_weight=self.sample_weight,
                                     random_state=self.random_state,

@@ -110,10 +110,10 @@ class TrainingContext:
         ``trusted.batch(size)`` draws a class-balanced batch and
         ``trusted.contains(indices)`` tells which training samples are in it.
     noise_direction : float or None
-        At each selection, which way the label noise runs between class sizes
-        as the current model sees it (:func:`~sklearn_unlocker.adjustment.noise_direction`
-        of its balanced logits): positive where it hides the tail; None before
-        the first selection.
+        Which way the label noise runs between class sizes, as the model sees it
+        at the fit's first selection (:func:`~sklearn_unlocker.adjustment.noise_direction`
+        of its balanced logits; read once, so a fit pays for it once): positive
+        where the noise hides the tail; None before that selection.
 
     Examples
     --------
