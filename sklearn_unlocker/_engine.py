@@ -305,9 +305,6 @@ class TrainingEngine:
                 strategy.seconds_ = dict.fromkeys(strategy.seconds_, 0.0)
         self.split = None
         self.bc_indices = None
-        #: the given labels' log prior, which the balanced logits of noise_direction remove
-        self.label_log_prior = np.log(initial_prior("ir_aware", self.y, n_classes,
-                                                    sample_weight=sample_weight))
         self.split_takes_context = "context" in inspect.signature(strategy.split).parameters
         X_trusted, y_trusted = (None, None) if trusted is None else trusted
         self.trusted = TrustedSet(X, self.y, X=X_trusted, y=y_trusted, device=device,
@@ -405,7 +402,9 @@ class TrainingEngine:
         """:func:`noise_direction` of the balanced logits: the network's estimate of the
         given labels' posterior (``z + alpha`` where the loss adds alpha, else ``z``)
         less the given labels' log prior."""
-        shift = -self.label_log_prior + (self.alpha if self.config.row.in_loss else 0.0)
+        label_prior = initial_prior("ir_aware", self.y, self.n_classes,
+                                    sample_weight=self.sample_weight)
+        shift = -np.log(label_prior) + (self.alpha if self.config.row.in_loss else 0.0)
         return noise_direction(logits + torch.as_tensor(shift, dtype=logits.dtype), self.y,
                                self.n_classes, sample_weight=self.sample_weight)
 

@@ -605,7 +605,7 @@ def noise_direction(logits, y, n_classes, *, sample_weight=None):
     """
     y = np.asarray(y)
     weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
-    counts = np.bincount(y, weights=weights, minlength=n_classes)
+    counts = prior_counts("observed", y, n_classes, sample_weight=weights)
     if not (counts > 0).any():
         return 0.0
     log_size = np.log(np.maximum(counts, counts[counts > 0].min()))
