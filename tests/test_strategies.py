@@ -222,7 +222,7 @@ def test_auto_loss_power_on_its_own_reads_the_logits_as_balanced():
     assert strategy.noise_direction_ < 0 and strategy.loss_power_ == 1.0
 
 
-@pytest.mark.parametrize("power", [0.0, -0.5, 1.5])
+@pytest.mark.parametrize("power", [0.0, -0.5, 1.5, "Auto", "sqrt"])
 def test_loss_power_outside_its_interval_is_an_error(power):
     logits, given, _, _ = _noisy_logits(0)
     with pytest.raises(InvalidParameterError, match="loss_power"):
