@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from joblib import Parallel, delayed
 from sklearn.metrics import balanced_accuracy_score
+from skorch.callbacks import LRScheduler
 
 import sklearn_unlocker.augment as augment_module
 import sklearn_unlocker.strategies as strategies_module
@@ -70,6 +71,7 @@ SETTINGS = [
 
 #: names a variant's values may use
 NAMESPACE = {"torch": torch, "np": np, "None": None, "True": True, "False": False,
+             "LRScheduler": LRScheduler,
              "DynamicLossClassifier": DynamicLossClassifier,
              "MetaLabelCorrectionClassifier": MetaLabelCorrectionClassifier,
              **{name: getattr(strategies_module, name) for name in strategies_module.__all__},
@@ -107,6 +109,14 @@ def parse_variant(spec):
     if base is not None:  # e.g. base="ce": the changes apply on top of a named variant
         params = {**VARIANTS[base], **params}
     return label, params
+
+
+def _describe(spec, params):
+    """A variant's parameters as given (``label:...``), else the named variant's dict."""
+    if params is None:
+        return "cleanlab CleanLearning"
+    body = spec.partition(":")[2]
+    return f"`{body}`" if body and spec not in VARIANTS else str(params)
 
 
 def uses_dividemix(params):
@@ -208,8 +218,9 @@ def main(argv=None):
              "Balanced accuracy on the balanced clean test split, mean ± std over seeds; "
              "bold: the best variant of a setting. Each variant changes the listed parameters "
              "of `UnlockerClassifier` (or of the `estimator` named) from its defaults:", ""]
-    lines += [f"- `{label}`: {params if params is not None else 'cleanlab CleanLearning'}"
-              for label, params in map(parse_variant, args.variants)]
+    lines += [f"- `{label}`: {_describe(spec, params)}"
+              for spec, (label, params) in zip(args.variants, map(parse_variant, args.variants),
+                                               strict=True)]
     lines += ["", *table(frame, args.reference), ""]
     text = "\n".join(lines) + "\n"
     out = Path(args.out)

@@ -331,23 +331,7 @@ class TrainingEngine:
             with net.autocast():  # a strategy may run the network to size its meta model
                 self.strategy.prepare(net, self.context)
 
-    def _scratch_swa_add(self, net, done):
-        import os
-        start = os.environ.get("SCRATCH_SWA")
-        if start is None:
-            return
-        if done < float(start) * self.config.max_epochs:
-            return
-        params = [p.detach().clone() for p in net.module_.parameters()]
-        if getattr(self, "_swa", None) is None:
-            self._swa, self._swa_n = params, 1
-        else:
-            self._swa_n += 1
-            for a, p in zip(self._swa, params, strict=True):
-                a += (p - a) / self._swa_n
-
     def begin_epoch(self, net):
-        self._scratch_swa_add(net, len(net.history) - 1)
         epoch = len(net.history)  # skorch has just opened this epoch's row: 1-based
         if epoch > self.config.warmup_epochs:
             self._update(net)
@@ -357,12 +341,6 @@ class TrainingEngine:
     def end_training(self, net):
         """Outer step and selection on the final model, so tau_, alpha and the label issues
         describe what was trained (Algorithm 1 ends each epoch with the outer step)."""
-        import os
-        if os.environ.get("SCRATCH_SWA") is not None:
-            self._scratch_swa_add(net, len(net.history))
-            with torch.no_grad():
-                for p, a in zip(net.module_.parameters(), self._swa, strict=True):
-                    p.copy_(a)
         logits = self._update(net)
         if self.config.row.in_prediction:  # what predict() gives for each training sample
             logits = logits - torch.as_tensor(self.alpha, dtype=logits.dtype)

@@ -85,6 +85,11 @@ def test_devgrid_variants_parse_and_reuse_earlier_fits(tmp_path):
     assert isinstance(params["strategy"], SmallLossStrategy)
     assert not params["strategy"].per_class
     assert parse_variant("c:base='ce',max_epochs=3")[1]["strategy"] == "none"
+    from skorch.callbacks import LRScheduler
+
+    (scheduler,) = parse_variant("s:callbacks=[LRScheduler(policy=torch.optim.lr_scheduler."
+                                 "CosineAnnealingLR,T_max=4)]")[1]["callbacks"]
+    assert isinstance(scheduler, LRScheduler) and scheduler.kwargs == {"T_max": 4}
     with pytest.raises(ValueError, match="unknown variant"):
         parse_variant("defualts")
     with pytest.raises(NameError):
@@ -98,7 +103,9 @@ def test_devgrid_variants_parse_and_reuse_earlier_fits(tmp_path):
                   "--reuse", str(earlier), "--name", "dev", "--out", str(tmp_path)])
     assert frame["balanced_accuracy"].tolist()[0] == 0.123  # reused, not refitted
     assert 0 < frame["balanced_accuracy"].tolist()[1] <= 1
-    assert "| mean diff. to a |" in (tmp_path / "dev.md").read_text()
+    text = (tmp_path / "dev.md").read_text()
+    assert "| mean diff. to a |" in text
+    assert "- `b`: `max_epochs=3,warmup_epochs=1`" in text  # a variant as written, not a repr
 
 
 @pytest.mark.filterwarnings("ignore")
