@@ -59,6 +59,20 @@ METHODS = {
     "unlocker_auto": ("UnlockerClassifier, the loss or its square root by the noise's direction "
                       "(SmallLossStrategy(loss_power='auto'))",
                       dict(strategy=SmallLossStrategy(loss_power="auto"))),
+    "small_loss_global": ("small-loss selection alone, one loss mixture for all samples "
+                          "(SmallLossStrategy(per_class=False), as DivideMix's paper)",
+                          dict(strategy=SmallLossStrategy(per_class=False),
+                               logit_adjustment="none")),
+    "unlocker_global": ("UnlockerClassifier, one loss mixture for all samples "
+                        "(SmallLossStrategy(per_class=False))",
+                        dict(strategy=SmallLossStrategy(per_class=False))),
+    "dividemix_global": ("DivideMix alone (NLL), one loss mixture for all samples as in its paper "
+                         "(DivideMixStrategy(per_class=False))",
+                         dict(strategy=DivideMixStrategy(per_class=False),
+                              logit_adjustment="none")),
+    "dividemix_global+unlocker": ("DivideMix with one loss mixture for all samples + LA + "
+                                  "Unlocker: the Unlocker paper's own setting",
+                                  dict(strategy=DivideMixStrategy(per_class=False))),
     "dynamic_loss": ("Dynamic Loss, automatic meta set", {}),
     "dynamic_loss_clean_trusted": ("Dynamic Loss with a truly clean trusted set of the same "
                                    "size (reference)", {}),
