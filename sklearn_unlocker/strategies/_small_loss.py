@@ -65,7 +65,11 @@ class SmallLossStrategy(BaseStrategy):
         long-tailed model is biased: whole tail classes (or, for a weak model, all
         classes but the head) have high losses even when clean, and a global split
         calls them noisy, which starves them and locks the bias in. Classes with
-        fewer than ``min_class_size`` samples use the global split.
+        fewer than ``min_class_size`` samples use the global split. On the
+        reported grids (32 settings, rows ``small_loss_global`` and
+        ``unlocker_global``) the global split alone reaches 0.518 balanced accuracy
+        against 0.648 per class (few-shot accuracy near 0), and inside Unlocker
+        0.675 against the defaults' 0.697.
     min_class_size : int, default=10
         Smallest class that gets its own mixture when ``per_class=True``.
     train_noisy : bool, default=False
