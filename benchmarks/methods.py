@@ -60,7 +60,7 @@ METHODS = {
                       "(SmallLossStrategy(loss_power='auto'))",
                       dict(strategy=SmallLossStrategy(loss_power="auto"))),
     "small_loss_global": ("small-loss selection alone, one loss mixture for all samples "
-                          "(SmallLossStrategy(per_class=False), as DivideMix's paper)",
+                          "(SmallLossStrategy(per_class=False)), as DivideMix fits it",
                           dict(strategy=SmallLossStrategy(per_class=False),
                                logit_adjustment="none")),
     "unlocker_global": ("UnlockerClassifier, one loss mixture for all samples "
