@@ -386,8 +386,12 @@ class TrainingEngine:
             self.record.unselected_classes.update(np.flatnonzero(present & ~kept).tolist())
 
         start = time.perf_counter()
+        import os
+        bc_mask = self.split.clean_mask
+        if os.environ.get("SCRATCH_BCAGREE"):
+            bc_mask = bc_mask & (selection_logits.argmax(1).numpy() == self.y)
         self.bc_indices = balanced_clean_subset(  # 4.
-            self.split.clean_proba, self.split.clean_mask, self.y, self.n_classes,
+            self.split.clean_proba, bc_mask, self.y, self.n_classes,
             fraction=self.config.bc_fraction, min_per_class=self.config.bc_min_per_class,
         )
         own = self.strategy.select_trusted(self.split, self.y, self.n_classes,
