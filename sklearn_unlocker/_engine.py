@@ -354,6 +354,13 @@ class TrainingEngine:
         with net.batch_statistics(self.config.refresh_batchnorm):  # 1. (n_networks, n, C)
             scores = self.strategy.score_training(net, self.X, self.y)
         logits = scores.mean(dim=0)
+        import os
+        beta = float(os.environ.get("SCRATCH_PEMA", "0"))
+        if beta:
+            log_p = torch.log_softmax(scores, dim=-1)
+            previous = getattr(self, "_scratch_pema", None)
+            scores = log_p if previous is None else beta * previous + (1 - beta) * log_p
+            self._scratch_pema = scores
         if not torch.isfinite(logits).all():
             raise FloatingPointError(self._diverged(
                 net, "the network's logits on the training set are not all finite", self.X))
@@ -386,12 +393,8 @@ class TrainingEngine:
             self.record.unselected_classes.update(np.flatnonzero(present & ~kept).tolist())
 
         start = time.perf_counter()
-        import os
-        bc_mask = self.split.clean_mask
-        if os.environ.get("SCRATCH_BCAGREE"):
-            bc_mask = bc_mask & (selection_logits.argmax(1).numpy() == self.y)
         self.bc_indices = balanced_clean_subset(  # 4.
-            self.split.clean_proba, bc_mask, self.y, self.n_classes,
+            self.split.clean_proba, self.split.clean_mask, self.y, self.n_classes,
             fraction=self.config.bc_fraction, min_per_class=self.config.bc_min_per_class,
         )
         own = self.strategy.select_trusted(self.split, self.y, self.n_classes,

@@ -186,7 +186,4 @@ class SmallLossStrategy(BaseStrategy):
         """1 for clean samples; for the others their confidence if ``train_noisy``, else 0."""
         if self.train_noisy:
             return super().training_weights(split)
-        import os
-        if os.environ.get("SCRATCH_SOFT"):
-            return np.where(split.clean_mask, np.asarray(split.clean_proba, dtype=np.float64), 0.0)
         return split.clean_mask.astype(np.float64)
