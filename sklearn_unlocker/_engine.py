@@ -354,13 +354,6 @@ class TrainingEngine:
         with net.batch_statistics(self.config.refresh_batchnorm):  # 1. (n_networks, n, C)
             scores = self.strategy.score_training(net, self.X, self.y)
         logits = scores.mean(dim=0)
-        import os
-        beta = float(os.environ.get("SCRATCH_PEMA", "0"))
-        if beta:
-            log_p = torch.log_softmax(scores, dim=-1)
-            previous = getattr(self, "_scratch_pema", None)
-            scores = log_p if previous is None else beta * previous + (1 - beta) * log_p
-            self._scratch_pema = scores
         if not torch.isfinite(logits).all():
             raise FloatingPointError(self._diverged(
                 net, "the network's logits on the training set are not all finite", self.X))
