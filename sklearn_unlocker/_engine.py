@@ -393,23 +393,6 @@ class TrainingEngine:
         own = self.strategy.select_trusted(self.split, self.y, self.n_classes,
                                            self.random_state)
         self.trusted.refresh(self.bc_indices if own is None else own)
-        import os
-        if os.environ.get("SCRATCH_FWD"):
-            kept = self.split.clean_mask
-            counts = np.zeros((self.n_classes, self.n_classes))
-            proba = torch.softmax(selection_logits, dim=1).numpy()
-            pred = proba.argmax(1)
-            if os.environ.get("SCRATCH_FWD") == "confident":  # cleanlab's per-class thresholds
-                own = proba[np.arange(len(self.y)), self.y]
-                thresholds = np.bincount(self.y, weights=own, minlength=self.n_classes) / \
-                    np.maximum(np.bincount(self.y, minlength=self.n_classes), 1)
-                confident = proba[np.arange(len(self.y)), pred] >= thresholds[pred]
-                pred = np.where(confident, pred, self.y)
-            np.add.at(counts, (pred[kept], self.y[kept]), 1.0)
-            counts += float(os.environ.get("SCRATCH_FWD_SMOOTH", "1")) * np.eye(self.n_classes)
-            self.strategy._scratch_T = torch.as_tensor(
-                counts / counts.sum(axis=1, keepdims=True), dtype=torch.float32,
-                device=self.device)
         self._estimate_prior(selection_logits)  # 5.
         seconds["unlocker"] += time.perf_counter() - start
         self._set_targets(self.split)

@@ -501,14 +501,6 @@ class BaseStrategy(BaseEstimator):
         loss : torch.Tensor
             0-d tensor.
         """
-        transition = getattr(self, "_scratch_T", None)
-        if transition is not None and targets.adjustment is not None:
-            adjusted = logits + targets.adjustment.to(logits.dtype)
-            noisy = torch.softmax(adjusted, dim=1) @ transition.to(logits.dtype)
-            forward = -torch.log(noisy.gather(1, targets.target[:, None])[:, 0].clamp_min(1e-12))
-            raw = F.cross_entropy(logits, targets.target, reduction="none")
-            per_sample = torch.where(targets.clean_mask, forward, raw)
-            return per_sample @ targets.weight.to(per_sample.dtype) / len(per_sample)
         if targets.adjustment is not None:
             clean = targets.clean_mask.to(logits.dtype)
             logits = torch.addr(logits, clean, targets.adjustment.to(logits.dtype))
