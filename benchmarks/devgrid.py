@@ -38,7 +38,7 @@ from sklearn_unlocker import (
 )
 from sklearn_unlocker.metrics import shot_accuracy
 
-from .devdata import AUGMENT, load_family
+from .devdata import load_family
 from .methods import CE, CleanLearningPresent
 from .run import RESULTS, command_line, header
 
@@ -119,19 +119,13 @@ def _describe(spec, params):
     return f"`{body}`" if body and spec not in VARIANTS else str(params)
 
 
-def uses_dividemix(params):
-    strategy = params.get("strategy", "small_loss")
-    return strategy == "dividemix" or isinstance(strategy, strategies_module.DivideMixStrategy)
-
-
 def _fit(spec, setting, seed):
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     label, params = parse_variant(spec)
     data, module = load_family(setting, seed)
     common = {} if module is None else {"module": module}
-    if params is not None and "augment" not in params and uses_dividemix(params):
-        common["augment"] = AUGMENT[setting.split(":")[0]]  # its two views need one
+    # DivideMix's two views: the estimator's default_views unless a variant names `augment`
     n_classes = len(data.classes)
     start = time.perf_counter()
     if params is None:  # cleanlab around the cross-entropy network

@@ -11,6 +11,7 @@ its own fitted attributes and the adjustment applied at prediction.
 
 import contextlib
 import copy
+import dataclasses
 import difflib
 import inspect
 import time
@@ -45,6 +46,7 @@ from ._inputs import (
 )
 from ._net import TensorBatchIterator, TrainingNet
 from ._sklearn_compat import Interval, StrOptions, check_sample_weight
+from .augment import default_views
 from .exceptions import UnlockerWarning
 from .modules import MLP
 
@@ -565,6 +567,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         with self._seeded(device, random_state) as seed:
             generator = torch.Generator().manual_seed(seed)
             strategy = self._make_strategy() if fitted is None else self.strategy_
+            if config.augment is None and getattr(strategy, "needs_views", False):
+                config = dataclasses.replace(config, augment=default_views(inputs.shape))
             engine = TrainingEngine(
                 config, strategy, X=inputs, y=y_encoded, sample_weight=sample_weight,
                 n_classes=n_classes, device=device, random_state=np.random.RandomState(seed),
@@ -610,6 +614,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         self.net_ = net
         self.strategy_ = strategy
         self.device_ = device
+        self.augment_ = config.augment
         self._given_labels_ = self.classes_[y_encoded]
         self.train_indices_ = np.arange(len(y_encoded)) if train is None else train
         split = engine.split

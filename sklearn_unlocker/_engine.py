@@ -63,7 +63,8 @@ class Row:
 
 #: The paper's four rows (Table 5): NLL alone, + post-hoc LA, + LA (fixed tau), + Unlocker.
 ROWS = {
-    "none": Row(in_selection=False, in_loss=False, in_prediction=False, learns_tau=False),
+    "none": Row(in_selection=False, in_loss=False, in_prediction=False, learns_tau=False,
+                adapts=False),
     "posthoc": Row(in_selection=False, in_loss=False, in_prediction=True, learns_tau=False,
                    adapts=False),
     "loss": Row(in_selection=True, in_loss=True, in_prediction=False, learns_tau=False,

@@ -10,7 +10,8 @@ which the estimators seed (inside a forked RNG) from ``random_state``.
 
 import torch
 
-__all__ = ["BatchAugmentation", "GaussianNoise", "PerSample", "RandomShift", "resolve_augment"]
+__all__ = ["BatchAugmentation", "GaussianNoise", "PerSample", "RandomShift", "default_views",
+           "resolve_augment"]
 
 
 class BatchAugmentation:
@@ -162,3 +163,37 @@ def resolve_augment(augment):
     if not callable(augment):
         raise TypeError(f"augment must be callable, got {type(augment).__name__}")
     return PerSample(augment)
+
+
+def default_views(shape):
+    """The augmentation a two-view strategy gets when ``augment=None``.
+
+    DivideMix's co-guessing averages two augmented views of each sample; two
+    identical views would make it one prediction counted twice. Tabular rows
+    (``(n, d)``) get ``GaussianNoise(0.1)`` (for standardised features), signals
+    and images (``(n, C, L)``, ``(n, C, H, W)``) ``RandomShift(1)``: the
+    augmentations of every DivideMix row of the benchmarks.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of the training inputs, samples first.
+
+    Returns
+    -------
+    augment : BatchAugmentation
+
+    Examples
+    --------
+    >>> default_views((100, 20)), default_views((100, 1, 8, 8))
+    (GaussianNoise(std=0.1), RandomShift(max_shift=1))
+    """
+    if len(shape) == 2:
+        return GaussianNoise(0.1)
+    if len(shape) in (3, 4):
+        return RandomShift(1)
+    raise ValueError(
+        f"a strategy that trains on two augmented views needs `augment` for inputs of shape "
+        f"{tuple(shape)}: there is no default view for them (GaussianNoise for (n, d) rows, "
+        f"RandomShift for (n, C, L) and (n, C, H, W)); pass e.g. augment=PerSample(transform)"
+    )

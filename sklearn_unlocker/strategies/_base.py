@@ -252,6 +252,10 @@ class BaseStrategy(BaseEstimator):
     n_networks : int
         Networks the strategy trains (1 unless it builds more in
         :meth:`extra_modules`).
+    needs_views : bool
+        Whether training compares augmented views of each sample (DivideMix's
+        co-guessing): with ``augment=None`` the estimator then uses
+        :func:`~sklearn_unlocker.augment.default_views` instead of two identical views.
 
     Examples
     --------
@@ -284,6 +288,7 @@ class BaseStrategy(BaseEstimator):
     """
 
     n_networks = 1
+    needs_views = False
 
     def extra_modules(self, module):
         """Modules to build beside the estimator's module, e.g. a second network.

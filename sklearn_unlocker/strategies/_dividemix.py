@@ -13,12 +13,14 @@ labelled part, squared error on the unlabelled part weighted by a ramped
 ``lambda_u``, plus a penalty pulling the batch's mean prediction towards a prior.
 Predictions average both networks.
 
-Inside Unlocker: the split and the corrections use ``z - alpha``, the labelled
-branch's cross-entropy uses ``z + alpha`` (unlabelled targets are guesses, left
+Inside Unlocker: the split, the corrected labels and (``pseudo_labels="adjusted"``)
+the co-refined and co-guessed targets use ``z - alpha``, the labelled branch's
+cross-entropy uses ``z + alpha`` (unlabelled targets are guesses, left
 unadjusted), and DivideMix's penalty towards a *uniform* mean prediction, which
 fights a long tail, pulls towards Unlocker's estimated prior instead by default.
 """
 
+import contextlib
 import copy
 from numbers import Integral, Real
 from typing import NamedTuple
@@ -163,6 +165,24 @@ def prior_penalty(logits, prior):
     return torch.sum(prior * torch.log(prior / mean.clamp_min(1e-12)))
 
 
+def _proba(logits, shift):
+    """Softmax of ``logits - shift`` (``shift=None``: of the raw logits)."""
+    return torch.softmax(logits if shift is None else logits - shift, dim=1)
+
+
+@contextlib.contextmanager
+def _evaluation_mode(modules):
+    """Every module in evaluation mode inside the block, each back to its own mode after."""
+    modes = [module.training for module in modules]
+    for module in modules:
+        module.eval()
+    try:
+        yield
+    finally:
+        for module, mode in zip(modules, modes, strict=True):
+            module.train(mode)
+
+
 class DivideMixSplit(NamedTuple):
     """DivideMix's verdict: Unlocker's :class:`~sklearn_unlocker.strategies.Split` fields
     (averaged over the two networks) plus each network's own clean probabilities.
@@ -207,8 +227,10 @@ class DivideMixStrategy(BaseStrategy):
     trains both. Each step trains both networks on the same mini-batch: network
     k on the labelled/unlabelled split computed from the other network's losses.
     Co-guesses and co-refinements are computed without grad, both networks in
-    evaluation mode. ``sample_weight`` weighs the prior and D_bc but not the
-    mixed losses.
+    evaluation mode, on one pair of augmented views of the mini-batch that both
+    networks share (DivideMix's code draws each network's views in its own pass
+    over the data): four no-grad forward passes a step instead of up to twelve.
+    ``sample_weight`` weighs the prior and D_bc but not the mixed losses.
 
     By default both branches are cut from the mini-batch itself, so the
     unlabelled branch weighs what the split's proportions give it.
@@ -269,11 +291,22 @@ class DivideMixStrategy(BaseStrategy):
         ``benchmarks/results/dividemix_t2h.md``) "original" lost 0.07-0.17 whether
         the views were augmented or not: an unlabelled branch as heavy as the
         labelled one feeds the head-biased guesses back.
+    pseudo_labels : {"adjusted", "raw"}, default="adjusted"
+        The logits of co-refinement and co-guessing. "adjusted": ``z - alpha``
+        wherever the row adjusts selection (``logit_adjustment`` "loss" and
+        "unlocker"), as Unlocker's Algorithm 1 corrects the noisy samples on
+        ``A(theta - alpha)`` and its rebuttal adjusts the pseudo-labels by LA; raw
+        ``z`` under "none" and "posthoc". "raw": always ``z``, DivideMix's own
+       . The development grid's
+        comparison is in ``benchmarks/results/development_pseudo_labels.md``.
 
     Attributes
     ----------
     n_networks : int
         2.
+    needs_views : bool
+        True: without an ``augment``, the estimator gives the two views
+        :func:`~sklearn_unlocker.augment.default_views` (never two identical ones).
     unlabelled_pools_ : list of two ndarrays
         After a split: the training positions network k draws its unlabelled branch
         from (those the other network judged noisy).
@@ -293,6 +326,7 @@ class DivideMixStrategy(BaseStrategy):
     """
 
     n_networks = 2
+    needs_views = True
 
     _parameter_constraints = {
         "p_threshold": [Interval(Real, 0, 1, closed="neither")],
@@ -304,11 +338,12 @@ class DivideMixStrategy(BaseStrategy):
         "per_class": ["boolean"],
         "min_class_size": [Interval(Real, 2, None, closed="left")],
         "batching": [StrOptions({"shared", "original"})],
+        "pseudo_labels": [StrOptions({"adjusted", "raw"})],
     }
 
     def __init__(self, p_threshold=0.5, temperature=0.5, alpha=4.0, lambda_u=1.0,
                  rampup_epochs=16, prior_penalty="estimated", per_class=True,
-                 min_class_size=10, batching="shared"):
+                 min_class_size=10, batching="shared", pseudo_labels="adjusted"):
         self.p_threshold = p_threshold
         self.temperature = temperature
         self.alpha = alpha
@@ -318,6 +353,7 @@ class DivideMixStrategy(BaseStrategy):
         self.per_class = per_class
         self.min_class_size = min_class_size
         self.batching = batching
+        self.pseudo_labels = pseudo_labels
 
     def extra_modules(self, module):
         self._validate_params()
@@ -358,39 +394,34 @@ class DivideMixStrategy(BaseStrategy):
                       for module in networks]
             return sum(self.loss(z, targets) for z in logits), logits[0]
         augment = context.augment if context.augment is not None else (lambda batch: batch)
+        # the pseudo-labels' logits: z - alpha where the row adjusts selection (Algorithm 1)
+        shift = targets.adjustment if self.pseudo_labels == "adjusted" else None
         clean_proba = targets.network_clean_proba
-        n_classes = None
-        prior = ramp = None
+        views = [augment(X), augment(X)]  # one pair of views per batch, shared by both networks
+        with torch.no_grad(), _evaluation_mode(networks):  # every no-grad pass of the step
+            batch_proba = [[_proba(module(v), shift) for v in views] for module in networks]
+        n_classes = batch_proba[0][0].shape[1]
+        prior = self._penalty_target(context, n_classes, X.device)
+        ramp = self.lambda_u * linear_rampup(context.epoch, context.warmup_epochs,
+                                            self.rampup_epochs)
         total, first_logits = None, None
         for k, module in enumerate(networks):
             labelled = clean_proba[:, 1 - k] > self.p_threshold  # co-divide: the other's split
-            x_labelled = X[labelled]
+            views_l = [v[labelled] for v in views]
+            own = (batch_proba[k][0][labelled] + batch_proba[k][1][labelled]) / 2
             if self.batching == "shared":
-                x_unlabelled = X[~labelled]
+                views_u = [v[~labelled] for v in views]
+                guesses = [p[~labelled] for proba in batch_proba for p in proba]
             else:  # DivideMix's: as many unlabelled samples, drawn from the whole epoch's pool
-                x_unlabelled = self._draw_unlabelled(k, len(x_labelled), context, X.device)
-            if len(x_labelled) + len(x_unlabelled) < 2:
+                x_unlabelled = self._draw_unlabelled(k, len(views_l[0]), context, X.device)
+                views_u = [augment(x_unlabelled), augment(x_unlabelled)]
+                with torch.no_grad(), _evaluation_mode(networks):
+                    guesses = [_proba(m(v), shift) for m in networks for v in views_u]
+            if len(views_l[0]) + len(views_u[0]) < 2:
                 continue  # nothing to mix (and batch norm needs two samples)
-            views_l = [augment(x_labelled), augment(x_labelled)]
-            views_u = [augment(x_unlabelled), augment(x_unlabelled)]
-            with torch.no_grad():
-                modes = [m.training for m in networks]
-                for m in networks:
-                    m.eval()
-                own = sum(torch.softmax(module(v), dim=1) for v in views_l) / 2
-                guesses = [torch.softmax(m(v), dim=1) for m in networks for v in views_u]
-                for m, mode in zip(networks, modes, strict=True):
-                    m.train(mode)
-            if n_classes is None:
-                n_classes = own.shape[1]
-                prior = self._penalty_target(context, n_classes, X.device)
-                ramp = self.lambda_u * linear_rampup(context.epoch, context.warmup_epochs,
-                                                    self.rampup_epochs)
             onehot = F.one_hot(targets.labels[labelled], n_classes).to(own.dtype)
-            with torch.no_grad():
-                refined = co_refine(onehot, clean_proba[labelled, 1 - k], own,
-                                    self.temperature)
-                guessed = co_guess(guesses, self.temperature)
+            refined = co_refine(onehot, clean_proba[labelled, 1 - k], own, self.temperature)
+            guessed = co_guess(guesses, self.temperature)
             loss, logits = self._mixmatch_loss(module, views_l, views_u, refined, guessed,
                                                targets.adjustment, ramp, prior, context)
             total = loss if total is None else total + loss
