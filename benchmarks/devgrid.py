@@ -26,7 +26,12 @@ import numpy as np
 import pandas as pd
 import torch
 from joblib import Parallel, delayed
-from sklearn.metrics import balanced_accuracy_score
+from scipy import stats
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 from skorch.callbacks import LRScheduler
 
 import sklearn_unlocker.augment as augment_module
@@ -119,6 +124,27 @@ def _describe(spec, params):
     return f"`{body}`" if body and spec not in VARIANTS else str(params)
 
 
+def label_issue_metrics(data, is_issue, quality):
+    """How well a label-issue verdict and its ranking find the truly wrong labels.
+
+    Precision, recall and F1 of ``is_issue`` against the wrong labels, the AUROC of
+    ``-quality`` (a low quality should mean a wrong label), and the share of the
+    correctly labelled samples of the tail (the half of the classes with the fewest true
+    training samples) that are flagged.
+    """
+    wrong = np.asarray(data.noise_mask, dtype=bool)
+    is_issue = np.asarray(is_issue, dtype=bool)
+    tail = np.argsort(data.true_counts, kind="stable")[: len(data.true_counts) // 2]
+    clean_tail = ~wrong & np.isin(data.y_train_true, np.asarray(data.classes)[tail])
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        wrong, is_issue, average="binary", zero_division=0.0)
+    return dict(issue_precision=precision, issue_recall=recall, issue_f1=f1,
+                issue_auroc=roc_auc_score(wrong, -np.asarray(quality)) if 0 < wrong.sum()
+                < len(wrong) else np.nan,
+                clean_tail_flagged=float(is_issue[clean_tail].mean()) if clean_tail.any()
+                else np.nan, issues_flagged=int(is_issue.sum()))
+
+
 def _fit(spec, setting, seed):
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
@@ -144,6 +170,8 @@ def _fit(spec, setting, seed):
                true_ir=data.true_imbalance_ratio, observed_ir=data.observed_imbalance_ratio)
     if hasattr(clf, "imbalance_ratio_"):
         row.update(estimated_ir=clf.imbalance_ratio_, tau=clf.tau_)
+    issues = clf.label_issues_df if params is None else clf.find_label_issues()
+    row.update(label_issue_metrics(data, issues["is_label_issue"], issues["label_quality"]))
     return row
 
 
@@ -170,10 +198,60 @@ def table(frame, reference):
                      + " | ".join(f"{diff[v].mean():+.3f}" for v in variants) + " |")
         lines.append(f"| worst diff. to {reference} | "
                      + " | ".join(f"{diff[v].min():+.3f}" for v in variants) + " |")
+        for name, rows in [("all", list(diff.index)), *families(diff.index)]:
+            cells = []
+            for v in variants:
+                low, high = paired_interval(diff.loc[rows, v])
+                cells.append(f"{diff.loc[rows, v].mean():+.3f} [{low:+.3f}, {high:+.3f}]")
+            lines.append(f"| 95% CI, {name} ({len(rows)}) | " + " | ".join(cells) + " |")
     seconds = frame.pivot_table(index="setting", columns="variant", values="fit_seconds",
                                 aggfunc="mean")
     lines.append("| mean fit s | " + " | ".join(f"{seconds[v].mean():.1f}" for v in variants)
                  + " |")
+    if "ce" in variants:
+        per_fit = frame.pivot_table(index=["setting", "seed"], columns="variant",
+                                    values="fit_seconds")
+        ratio = per_fit[variants].div(per_fit["ce"], axis=0).median()
+        lines.append("| median fit / ce | " + " | ".join(f"{ratio[v]:.2f}" for v in variants)
+                     + " |")
+    return lines
+
+
+def families(settings):
+    """(family, settings) pairs: the tabular generators together, each other family alone."""
+    groups = {}
+    for setting in settings:
+        family = setting.split(":")[0]
+        groups.setdefault("tabular" if family.startswith("tab_") else family, []).append(setting)
+    return list(groups.items())
+
+
+def paired_interval(differences, level=0.95):
+    """t-interval of the mean of per-setting paired differences (seeds averaged first)."""
+    values = np.asarray(differences, dtype=float)
+    if len(values) < 2:
+        return np.nan, np.nan
+    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(
+        len(values))
+    return values.mean() - half, values.mean() + half
+
+
+ISSUE_COLUMNS = {"issues_flagged": "flagged", "issue_precision": "precision",
+                 "issue_recall": "recall", "issue_f1": "F1", "issue_auroc": "AUROC of quality",
+                 "clean_tail_flagged": "clean tail flagged"}
+
+
+def issue_table(frame):
+    """Markdown: label-issue detection per variant, means over every fit that reports it."""
+    if not set(ISSUE_COLUMNS) <= set(frame.columns):
+        return []
+    scored = frame.dropna(subset=["issue_f1"])
+    means = scored.groupby("variant", sort=False)[list(ISSUE_COLUMNS)].mean()
+    lines = ["| variant | " + " | ".join(ISSUE_COLUMNS.values()) + " |",
+             "|---|" + "---|" * len(ISSUE_COLUMNS)]
+    for variant, row in means.iterrows():
+        lines.append(f"| {variant} | {row['issues_flagged']:.0f} | "
+                     + " | ".join(f"{row[c]:.3f}" for c in list(ISSUE_COLUMNS)[1:]) + " |")
     return lines
 
 
@@ -216,6 +294,13 @@ def main(argv=None):
               for spec, (label, params) in zip(args.variants, map(parse_variant, args.variants),
                                                strict=True)]
     lines += ["", *table(frame, args.reference), ""]
+    issues = issue_table(frame)
+    if issues:
+        lines += ["Label issues (`find_label_issues()`; cleanlab: `CleanLearning`'s out-of-fold "
+                  "table), means over settings and seeds against the truly wrong labels: "
+                  "precision, recall and F1 of `is_label_issue`, AUROC of `-label_quality`, and "
+                  "the share of correctly labelled samples of the tail half of the classes "
+                  "that is flagged:", "", *issues, ""]
     text = "\n".join(lines) + "\n"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -620,6 +620,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         split = engine.split
         self.label_issues_ = ~split.clean_mask
         self.clean_proba_ = split.clean_proba
+        self.label_quality_ = engine.label_quality
         self.corrected_labels_ = self.classes_[split.corrected_labels]
         self._predicted_labels_ = self.classes_[engine.predicted_labels]
         self.history_ = net.history
@@ -784,9 +785,13 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             One row per training sample, indexed by its position in the ``X``
             given to fit (with a ``train_split``, the validation rows have
             none): ``is_label_issue``,
-            ``label_quality`` (the method's probability that the given label is
-            clean: the small-loss mixture's posterior, or the softmax probability
-            of the given label for the other strategies), ``given_label``,
+            ``label_quality`` (cleanlab's self-confidence: the final model's
+            probability of the given label, on the logits the method selects with,
+            ``z - alpha`` where the row adjusts selection; the mean logits of both
+            networks for DivideMix; it ranks, where a mixture's posterior saturates
+            at 0 and 1), ``clean_proba`` (the method's own probability that the
+            label is clean, e.g. the small-loss mixture's posterior, the one
+            ``is_label_issue`` thresholds), ``given_label``,
             ``predicted_label`` (what :meth:`predict` gives for the sample),
             ``corrected_label`` (the given label where judged clean, else the
             method's correction). Or the ranked indices.
@@ -797,11 +802,12 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                              f"{return_indices_ranked_by!r}")
         if return_indices_ranked_by is not None:
             issues = np.flatnonzero(self.label_issues_)
-            return self.train_indices_[issues[np.argsort(self.clean_proba_[issues],
+            return self.train_indices_[issues[np.argsort(self.label_quality_[issues],
                                                          kind="stable")]]
         return pd.DataFrame(index=self.train_indices_, data={
             "is_label_issue": self.label_issues_,
-            "label_quality": self.clean_proba_,
+            "label_quality": self.label_quality_,
+            "clean_proba": self.clean_proba_,
             "given_label": self._given_labels_,
             "predicted_label": self._predicted_labels_,
             "corrected_label": self.corrected_labels_,

@@ -343,8 +343,13 @@ class TrainingEngine:
         """Outer step and selection on the final model, so tau_, alpha and the label issues
         describe what was trained (Algorithm 1 ends each epoch with the outer step)."""
         logits = self._update(net)
+        alpha = torch.as_tensor(self.alpha, dtype=logits.dtype)
+        # label quality: the probability of the given label on the logits the selection read
+        selection = logits - alpha if self.config.row.in_selection else logits
+        self.label_quality = torch.softmax(selection.double(), dim=1)[
+            torch.arange(len(self.y)), torch.as_tensor(self.y, dtype=torch.long)].numpy()
         if self.config.row.in_prediction:  # what predict() gives for each training sample
-            logits = logits - torch.as_tensor(self.alpha, dtype=logits.dtype)
+            logits = logits - alpha
         self.predicted_labels = logits.argmax(dim=1).numpy()
 
     # --- Algorithm 1, steps 1-5 -------------------------------------------------------

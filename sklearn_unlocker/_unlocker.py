@@ -284,7 +284,12 @@ class UnlockerClassifier(NeuralClassifierBase):
     label_issues_ : ndarray of bool, shape (n_samples,)
         Training samples whose given label the final model judges wrong.
     clean_proba_ : ndarray of shape (n_samples,)
-        Final clean probability of each training sample.
+        Final clean probability of each training sample (the strategy's verdict,
+        which ``label_issues_`` thresholds).
+    label_quality_ : ndarray of shape (n_samples,)
+        The final model's probability of each training sample's given label, on
+        the logits the strategy selects with: the ``label_quality`` that
+        :meth:`find_label_issues` ranks by.
     corrected_labels_ : ndarray of shape (n_samples,)
         Final label of each training sample (the given one where clean), in the
         original label values.

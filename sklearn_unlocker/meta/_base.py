@@ -73,6 +73,12 @@ class MetaClassifierBase(NeuralClassifierBase):
                       bc_min_per_class=self._trusted_count(sizes))
 
     def _fitted_attributes(self, engine):
+        # a label issue: the meta model corrects the label, or the main model, trained on the
+        # corrections, predicts another class (EBOMLC's meta model keeps nearly every label)
+        overruled = ~self.label_issues_ & (engine.predicted_labels != engine.y)
+        self.label_issues_ = self.label_issues_ | overruled
+        self.corrected_labels_ = np.where(overruled, self._predicted_labels_,
+                                          self.corrected_labels_)
         trusted = engine.trusted
         self.trusted_source_ = trusted.source
         # rows of the X given to fit (with a train_split, positions among the trained rows

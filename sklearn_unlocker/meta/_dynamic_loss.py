@@ -88,7 +88,9 @@ class DynamicLossClassifier(MetaClassifierBase):
         The learned g(r | y): rows are loss bins (lowest loss first), columns classes.
     corrected_labels_ : ndarray of shape (n_samples,)
         The given label where ``g(r | y) >= 0.5``, else the prediction's argmax
-        (the deterministic version of y*), in the original label values.
+        (the deterministic version of y*); where that keeps the given label but
+        the trained model predicts another class, that prediction. In the
+        original label values.
     label_issues_ : ndarray of bool, shape (n_samples,)
         Where the final corrected label differs from the given one.
     trusted_source_ : {"user", "auto"}
@@ -99,6 +101,9 @@ class DynamicLossClassifier(MetaClassifierBase):
         The trained meta networks (on the CPU).
     clean_proba_ : ndarray of shape (n_samples,)
         Softmax probability of each training sample's given label.
+    label_quality_ : ndarray of shape (n_samples,)
+        The final model's probability of each training sample's given label:
+        the ``label_quality`` that :meth:`find_label_issues` ranks by.
     strategy_ : DynamicLossStrategy
         The fitted strategy.
     timings_ : dict

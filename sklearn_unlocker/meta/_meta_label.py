@@ -97,10 +97,13 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
     meta_model_ : MetaLabelModel
         The trained meta model (on the CPU).
     corrected_labels_ : ndarray of shape (n_samples,)
-        argmax of the meta model's distribution for each training sample, in the
-        original label values.
+        argmax of the meta model's distribution for each training sample, or,
+        where that keeps the given label but the trained model predicts another
+        class, that prediction; in the original label values.
     label_issues_ : ndarray of bool, shape (n_samples,)
-        Where the corrected label differs from the given one.
+        Where the corrected label differs from the given one: the meta model
+        corrects it, or the model trained on its corrections predicts another
+        class (EBOMLC's meta model alone keeps nearly every label).
     barrier_history_ : ndarray of shape (n_epochs,)
         Mean barrier coefficient beta per meta-learning epoch ("mlc_d", "ebomlc").
     trusted_source_ : {"user", "auto"}
@@ -110,6 +113,9 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
     clean_proba_ : ndarray of shape (n_samples,)
         Softmax probability of each training sample's given label (ranks the
         automatic trusted set).
+    label_quality_ : ndarray of shape (n_samples,)
+        The final model's probability of each training sample's given label:
+        the ``label_quality`` that :meth:`find_label_issues` ranks by.
     strategy_ : MetaLabelStrategy
         The fitted strategy.
     timings_ : dict
