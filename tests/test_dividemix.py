@@ -8,7 +8,9 @@ import torch
 
 import sklearn_unlocker.strategies._dividemix as dividemix_module
 from sklearn_unlocker import UnlockerClassifier
-from sklearn_unlocker.strategies import DivideMixStrategy
+from sklearn_unlocker.augment import GaussianNoise, RandomShift
+from sklearn_unlocker.modules import ConvNet
+from sklearn_unlocker.strategies import BatchTargets, DivideMixStrategy, TrainingContext
 from sklearn_unlocker.strategies._dividemix import (
     co_guess,
     co_refine,
@@ -188,3 +190,76 @@ def test_shared_batching_cuts_both_branches_from_the_batch(data, monkeypatch):
     with pytest.raises(ValueError, match="batching"):
         UnlockerClassifier(strategy=DivideMixStrategy(batching="mixed"), **FAST).fit(
             data.X_train, data.y_train)
+
+
+class _Constant(torch.nn.Module):
+    """A network whose logits are the same row for every input (plus a trainable zero)."""
+
+    def __init__(self, row):
+        super().__init__()
+        self.row = torch.tensor(row)
+        self.zero = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, X):
+        return self.row.expand(len(X), -1) + self.zero
+
+
+class _Net:
+    def __init__(self, *modules):
+        self.modules = list(modules)
+
+    def networks(self):
+        return self.modules
+
+
+@pytest.mark.parametrize("pseudo_labels", ["adjusted", "raw"])
+def test_pseudo_labels_use_the_adjusted_logits(monkeypatch, pseudo_labels):
+    # logits [0, 0] and alpha = log([0.8, 0.2]): z - alpha = [-log 0.8, -log 0.2], softmax
+    # [0.2, 0.8] (the tail's side); raw z gives [0.5, 0.5]
+    refined, guessed = [], []
+    monkeypatch.setattr(dividemix_module, "co_refine",
+                        lambda onehot, w, proba, t: refined.append(proba) or proba)
+    monkeypatch.setattr(dividemix_module, "co_guess",
+                        lambda probas, t: guessed.append(probas) or probas[0])
+    net = _Net(_Constant([0.0, 0.0]), _Constant([0.0, 0.0]))
+    epoch = {"labels": torch.tensor([0, 0, 0, 0]),
+             "network_clean_proba": torch.tensor([[0.9, 0.9], [0.9, 0.9], [0.1, 0.1],
+                                                  [0.1, 0.1]])}
+    alpha = torch.log(torch.tensor([0.8, 0.2]))
+    targets = BatchTargets(torch.arange(4), epoch, adjustment=alpha)
+    context = TrainingContext(
+        epoch=5, max_epochs=10, warmup_epochs=2, prior=np.array([0.8, 0.2]), augment=None,
+        mixup_alpha=0.0, random_state=np.random.RandomState(0),
+        generator=torch.Generator().manual_seed(0))
+    DivideMixStrategy(pseudo_labels=pseudo_labels).train_step(net, torch.zeros(4, 3), targets,
+                                                             context)
+    expected = [0.2, 0.8] if pseudo_labels == "adjusted" else [0.5, 0.5]
+    assert len(refined) == len(guessed) == 2  # one per network
+    for proba in [*refined, *(p for probas in guessed for p in probas)]:
+        np.testing.assert_allclose(proba.numpy(), np.tile(expected, (len(proba), 1)),
+                                   rtol=1e-6)
+    # without an adjustment in the row, both read the raw logits
+    refined.clear()
+    targets = BatchTargets(torch.arange(4), epoch, adjustment=None)
+    DivideMixStrategy().train_step(net, torch.zeros(4, 3), targets, context)
+    np.testing.assert_allclose(refined[0].numpy(), [[0.5, 0.5]] * 2, rtol=1e-6)
+
+
+def test_two_views_are_never_identical(data, monkeypatch):
+    # augment=None: DivideMix gets the default views (noise on tabular rows) and says so
+    clf = UnlockerClassifier(strategy="dividemix", **FAST).fit(data.X_train, data.y_train)
+    assert repr(clf.augment_) == "GaussianNoise(std=0.1)"
+    given = UnlockerClassifier(strategy="dividemix", augment=GaussianNoise(0.2),
+                               **FAST).fit(data.X_train, data.y_train)
+    assert repr(given.augment_) == "GaussianNoise(std=0.2)"  # a given augment is kept
+    assert UnlockerClassifier(**FAST).fit(data.X_train, data.y_train).augment_ is None
+
+    images = np.random.RandomState(0).rand(40, 1, 6, 6).astype(np.float32)
+    labels = np.arange(40) % 2
+    clf = UnlockerClassifier(strategy="dividemix", module=ConvNet,
+                             max_epochs=3, warmup_epochs=1, random_state=0).fit(images, labels)
+    assert isinstance(clf.augment_, RandomShift)
+    with pytest.raises(ValueError, match="no default view"):
+        UnlockerClassifier(strategy="dividemix", module=torch.nn.Flatten(), max_epochs=2,
+                           warmup_epochs=1).fit(np.zeros((8, 1, 2, 2, 2), np.float32),
+                                                np.arange(8) % 2)

@@ -142,8 +142,8 @@ def test_faces_are_the_engine_with_their_strategy(data):
     assert dl.strategy_.meta_set == "hierarchical" and dl.strategy_.m0 == 0.4
     for clf in (mlc, dl):  # one table for every estimator
         table = clf.find_label_issues()
-        assert list(table.columns) == ["is_label_issue", "label_quality", "given_label",
-                                       "predicted_label", "corrected_label"]
+        assert list(table.columns) == ["is_label_issue", "label_quality", "clean_proba",
+                                       "given_label", "predicted_label", "corrected_label"]
         assert table["label_quality"].between(0, 1).all()
         np.testing.assert_array_equal(table["predicted_label"], clf.predict(data.X_train))
     # the faces do not adjust: predictions are the raw logits' softmax

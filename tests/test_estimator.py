@@ -68,7 +68,7 @@ def test_string_labels_and_label_issue_table(small_data):
     assert set(clf.predict(small_data.X_test)) <= set(names)
     table = clf.find_label_issues()
     assert isinstance(table, pd.DataFrame)
-    assert list(table.columns) == ["is_label_issue", "label_quality", "given_label",
+    assert list(table.columns) == ["is_label_issue", "label_quality", "clean_proba", "given_label",
                                    "predicted_label", "corrected_label"]
     np.testing.assert_array_equal(table["given_label"], y)
     # predicted_label is what predict gives for the training samples
