@@ -103,13 +103,15 @@ class RandomShift(BatchAugmentation):
             return X
         padded = torch.nn.functional.pad(X, [s, s] * len(spatial))
         offsets = torch.randint(0, 2 * s + 1, (len(X), len(spatial)), device=X.device)
-        out = torch.empty_like(X)
-        for offset in torch.unique(offsets, dim=0):
-            rows = (offsets == offset).all(dim=1)
-            window = [slice(None), slice(None)] + [slice(int(o), int(o) + n)
-                                                   for o, n in zip(offset, spatial, strict=True)]
-            out[rows] = padded[rows][tuple(window)]
-        return out
+        # one gather, no host reads: sample i's window starts at offsets[i] in the padded input
+        n = torch.arange(len(X), device=X.device)
+        if len(spatial) == 1:
+            positions = offsets[:, :1] + torch.arange(spatial[0], device=X.device)  # (n, L)
+            return padded[n[:, None], :, positions].permute(0, 2, 1).contiguous()  # (n, C, L)
+        rows = offsets[:, 0, None] + torch.arange(spatial[0], device=X.device)  # (n, H)
+        cols = offsets[:, 1, None] + torch.arange(spatial[1], device=X.device)  # (n, W)
+        out = padded[n[:, None, None], :, rows[:, :, None], cols[:, None, :]]  # (n, H, W, C)
+        return out.permute(0, 3, 1, 2).contiguous()
 
 
 class GaussianNoise(BatchAugmentation):

@@ -6,7 +6,13 @@ import torch
 from torchvision.transforms import v2
 
 from sklearn_unlocker import UnlockerClassifier
-from sklearn_unlocker.augment import GaussianNoise, PerSample, RandomShift, resolve_augment
+from sklearn_unlocker.augment import (
+    GaussianNoise,
+    PerSample,
+    RandomShift,
+    default_views,
+    resolve_augment,
+)
 from sklearn_unlocker.datasets import load_noisy_digits
 
 
@@ -28,6 +34,30 @@ def test_random_shift_on_signals_and_bad_shapes():
     assert starts == {0.0, 1.0, 2.0, 3.0, 4.0}
     with pytest.raises(ValueError, match="needs"):
         RandomShift(1)(torch.zeros(4, 3))
+
+
+@pytest.mark.parametrize("shape", [(30, 2, 4, 6), (30, 3, 7)])
+def test_random_shift_is_each_samples_window_of_the_padded_input(shape):
+    # reference: sample i is the window of the zero-padded input that starts at its offset,
+    # the offsets being the shift's one draw (the same generator state gives the same draw)
+    X = torch.randn(shape)
+    torch.manual_seed(1)
+    out = RandomShift(2)(X)
+    torch.manual_seed(1)
+    offsets = torch.randint(0, 5, (shape[0], len(shape) - 2))
+    padded = torch.nn.functional.pad(X, [2, 2] * (len(shape) - 2))
+    for i, offset in enumerate(offsets.tolist()):
+        window = [slice(o, o + n) for o, n in zip(offset, shape[2:], strict=True)]
+        torch.testing.assert_close(out[i], padded[i][(slice(None), *window)], rtol=0, atol=0)
+    assert out.is_contiguous()
+
+
+def test_default_views_by_input_shape():
+    assert isinstance(default_views((10, 3)), GaussianNoise)
+    assert isinstance(default_views((10, 1, 40)), RandomShift)
+    assert isinstance(default_views((10, 3, 8, 8)), RandomShift)
+    with pytest.raises(ValueError, match="no default view"):
+        default_views((10,))
 
 
 def test_per_sample_wrapper_draws_independently_for_each_sample():
