@@ -21,6 +21,7 @@ from joblib import Parallel, delayed
 from sklearn.metrics import balanced_accuracy_score
 
 import sklearn_unlocker
+from sklearn_unlocker import UnlockerClassifier
 from sklearn_unlocker.augment import GaussianNoise, RandomShift
 from sklearn_unlocker.datasets import (
     load_noisy_cifar,
@@ -132,8 +133,9 @@ def evaluate(method, data, seed, threads=None, **common):
 def learns_tau(method):
     """Whether a method runs Unlocker's outer loop (a row "+ LA + Unlocker")."""
     params = METHODS[method][1]
+    default = UnlockerClassifier().logit_adjustment
     return (params is not None and method.removesuffix("_clean_trusted") not in META
-            and params.get("logit_adjustment", "unlocker") == "unlocker")
+            and params.get("logit_adjustment", default) == "unlocker")
 
 
 def clean_trusted_rows(data, estimator):
@@ -201,37 +203,56 @@ REFERENCES = ("clean_ce", "dynamic_loss_clean_trusted", "ebomlc_clean_trusted")
 def overview(mean):
     """One line per setting, one column per method: mean balanced accuracy, best in bold.
 
-    When ``unlocker`` ran beside ``ce``, ``la_posthoc``, ``la_loss`` or ``cleanlab``, a last
-    column gives its margin over the best of those (the baselines a practitioner would try).
+    When the headline method (``default``, the estimator's defaults, else ``unlocker``) ran
+    beside ``ce``, ``la_posthoc``, ``la_loss`` or ``cleanlab``, a column gives its margin over
+    the best of those (the baselines a practitioner would try), and with ``ce`` and
+    ``clean_ce`` the share of the gap between them it closes; a mean line per dataset and
+    over all settings follows.
     """
     methods = list(mean.index.get_level_values("method").unique())
     table = mean["balanced_accuracy"].unstack("method")[methods]
     baselines = [m for m in ("ce", "la_posthoc", "la_loss", "cleanlab") if m in methods]
-    margin = "unlocker" in methods and bool(baselines)
+    headline = next((m for m in ("default", "unlocker") if m in methods), None)
+    margin = headline is not None and bool(baselines)
     gap = margin and {"ce", "clean_ce"} <= set(methods)
-    head = ["setting", *methods] + (["unlocker - best baseline"] if margin else []) + (
+    head = ["setting", *methods] + ([f"{headline} - best baseline"] if margin else []) + (
         ["gap closed"] if gap else [])
     intro = "Mean over seeds; bold: the best method of the setting (references such as `clean_ce` "
     intro += "excluded)"
     if margin:
         names = ", ".join(f"`{m}`" for m in baselines)
-        intro += f"; `unlocker` minus the best of {names}"
+        intro += f"; `{headline}` minus the best of {names}"
     if gap:
-        intro += ("; gap closed: the share of the gap between `ce` and `clean_ce` (cross-entropy "
-                  "on the true labels) that `unlocker` closes")
-    intro += ". Per-setting tables with spreads and the other metrics follow."
+        intro += (f"; gap closed: the share of the gap between `ce` and `clean_ce` (cross-entropy "
+                  f"on the true labels) that `{headline}` closes")
+    intro += (". Mean lines: over a dataset's settings and over all (gap closed: the mean of the "
+              "settings' shares). Per-setting tables with spreads and the other metrics follow.")
     lines = ["## Overview: balanced accuracy", "", intro, "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    extra = pd.DataFrame(index=table.index)
+    if margin:
+        extra["margin"] = table[headline] - table[baselines].max(axis=1)
+    if gap:
+        extra["gap"] = (table[headline] - table["ce"]) / (table["clean_ce"] - table["ce"])
     for (dataset, ir, noise, rate), row in table.iterrows():
         best = row.drop([m for m in REFERENCES if m in row.index]).max()
         cells = [f"**{v:.3f}**" if m not in REFERENCES and v == best else f"{v:.3f}"
                  for m, v in row.items()]
-        if margin:
-            cells.append(f"{row['unlocker'] - row[baselines].max():+.3f}")
-        if gap:
-            cells.append(f"{(row['unlocker'] - row['ce']) / (row['clean_ce'] - row['ce']):.0%}")
+        cells += _extra_cells(extra.loc[(dataset, ir, noise, rate)])
         lines.append(f"| {dataset}, IR {ir:g}, {noise} {rate:.0%} | " + " | ".join(cells) + " |")
+    groups = [(d, table.index.get_level_values(0) == d)
+              for d in table.index.get_level_values(0).unique()]
+    if len(groups) > 1:
+        groups.append(("all", np.ones(len(table), dtype=bool)))
+    for name, rows in groups:
+        cells = [f"{v:.3f}" for v in table[rows].mean()] + _extra_cells(extra[rows].mean())
+        lines.append(f"| **mean, {name}** | " + " | ".join(cells) + " |")
     return [*lines, ""]
+
+
+def _extra_cells(values):
+    cells = [f"{values['margin']:+.3f}"] if "margin" in values else []
+    return cells + ([f"{values['gap']:.0%}"] if "gap" in values else [])
 
 
 def markdown(frame, command, seeds, methods):

@@ -94,7 +94,8 @@ class UnlockerClassifier(NeuralClassifierBase):
         prior of the given labels, neither re-estimated nor smoothed; "loss" puts
         alpha in selection and loss and predicts with raw logits (the paper's
         "NLL + LA"), "posthoc" puts it only in prediction. "none": no adjustment
-        (NLL alone; ``prior_`` is still estimated, for inspection).
+        and no re-estimated prior (NLL alone; ``prior_`` is the given labels', and
+        DivideMix's penalty pulls towards it).
     tau : float, default=1.0
         Initial tau when it is learned, the fixed value otherwise (the paper's 1.0).
     tau_solver : {"sgd", "exact", "closed_form"}, default="sgd"
