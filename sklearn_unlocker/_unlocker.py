@@ -346,8 +346,8 @@ class UnlockerClassifier(NeuralClassifierBase):
         self,
         module=None,
         *,
-        strategy="small_loss",
-        logit_adjustment="unlocker",
+        strategy="dividemix",
+        logit_adjustment="loss",
         tau=1.0,
         tau_solver="sgd",
         tau_lr=0.5,
@@ -449,7 +449,28 @@ class UnlockerClassifier(NeuralClassifierBase):
             return resolve_strategy(value)
         return None
 
+    #: parameters only the learned-tau row reads, and those only a row that adapts reads
+    _TAU_KNOBS = ("tau_solver", "tau_lr", "tau_steps")
+    _ADAPT_KNOBS = ("ema_beta", "max_prior_change")
+
+    def _warn_ignored(self):
+        """An UnlockerWarning naming the set parameters that this row does not read."""
+        row = ROWS[self.logit_adjustment]
+        defaults = type(self)().get_params()
+        ignored = [name for name in self._TAU_KNOBS if not row.learns_tau] + [
+            name for name in self._ADAPT_KNOBS if not row.adapts]
+        if not row.adapts and isinstance(self.prior, str):
+            ignored.append("prior")
+        changed = [name for name in ignored if getattr(self, name) != defaults[name]]
+        if changed:
+            warnings.warn(
+                f"{', '.join(changed)} {'is' if len(changed) == 1 else 'are'} ignored with "
+                f"logit_adjustment={self.logit_adjustment!r}: only "
+                f"logit_adjustment='unlocker' learns tau and re-estimates the prior; set it "
+                f"to use them", UnlockerWarning, stacklevel=4)
+
     def _engine_config(self, y_encoded):
+        self._warn_ignored()
         n_classes = len(self.classes_)
         low, high = self._checked_tau_bounds()
         prior = self.prior

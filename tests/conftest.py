@@ -52,3 +52,16 @@ def fake_cifar(monkeypatch):
 def rng():
     """A fresh, seeded numpy generator for each test."""
     return np.random.RandomState(0)
+
+
+#: Unlocker's own row with the small-loss strategy, one network: the tests of Unlocker's
+#: mechanics (learned tau, the re-estimated prior, the EMA, D_bc) fit it, since the defaults
+#: (DivideMix + LA with a fixed tau) run none of them
+UNLOCKER_ROW = dict(strategy="small_loss", logit_adjustment="unlocker")
+
+
+def unlocker(module=None, **params):
+    """``UnlockerClassifier`` with :data:`UNLOCKER_ROW` unless ``params`` say otherwise."""
+    from sklearn_unlocker import UnlockerClassifier
+
+    return UnlockerClassifier(module, **{**UNLOCKER_ROW, **params})

@@ -30,7 +30,8 @@ def data(small_noisy_tabular):
 
 @pytest.fixture(scope="module")
 def fitted(data):
-    return UnlockerClassifier(strategy="dividemix", **FAST).fit(data.X_train, data.y_train)
+    return UnlockerClassifier(strategy="dividemix", logit_adjustment="unlocker", **FAST).fit(
+        data.X_train, data.y_train)
 
 
 # --- formulas -----------------------------------------------------------------------------
@@ -252,7 +253,8 @@ def test_two_views_are_never_identical(data, monkeypatch):
     given = UnlockerClassifier(strategy="dividemix", augment=GaussianNoise(0.2),
                                **FAST).fit(data.X_train, data.y_train)
     assert repr(given.augment_) == "GaussianNoise(std=0.2)"  # a given augment is kept
-    assert UnlockerClassifier(**FAST).fit(data.X_train, data.y_train).augment_ is None
+    one_view = UnlockerClassifier(strategy="small_loss", **FAST)
+    assert one_view.fit(data.X_train, data.y_train).augment_ is None
 
     images = np.random.RandomState(0).rand(40, 1, 6, 6).astype(np.float32)
     labels = np.arange(40) % 2

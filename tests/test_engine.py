@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import unlocker
 from skorch.callbacks import Callback
 
 from sklearn_unlocker import (
     DynamicLossClassifier,
     MetaLabelCorrectionClassifier,
-    UnlockerClassifier,
 )
 from sklearn_unlocker._engine import TrustedSet
 from sklearn_unlocker.datasets import make_noisy_tabular
@@ -37,7 +37,7 @@ def data():
 
 @pytest.mark.parametrize("name", META)
 def test_meta_strategies_run_inside_unlocker(name, data):
-    clf = UnlockerClassifier(strategy=name, **FAST).fit(data.X_train, data.y_train)
+    clf = unlocker(strategy=name, **FAST).fit(data.X_train, data.y_train)
     proba = clf.predict_proba(data.X_test)
     assert np.all(np.isfinite(proba))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
@@ -67,7 +67,7 @@ def test_inside_unlocker_the_trusted_batches_come_from_d_bc(data, monkeypatch):
 
     monkeypatch.setattr(TrustedSet, "batch", spy)
     X = data.X_train.astype(np.float32)
-    UnlockerClassifier(strategy="ebomlc", **FAST).fit(X, data.y_train)
+    unlocker(strategy="ebomlc", **FAST).fit(X, data.y_train)
     assert drawn and all(source == "auto" for source, _, _ in drawn)
     # every trusted row is a training row of the current D_bc
     for _, members, batch in drawn[:5]:
@@ -80,10 +80,10 @@ def test_user_trusted_set_reaches_the_meta_strategy_and_is_refused_elsewhere(dat
     rows = np.concatenate([np.flatnonzero(clean & (data.y_train_true == c))[:3]
                            for c in range(4)])
     trusted = dict(X_trusted=data.X_train[rows], y_trusted=data.y_train[rows])
-    clf = UnlockerClassifier(strategy="mlc", **FAST).fit(data.X_train, data.y_train, **trusted)
+    clf = unlocker(strategy="mlc", **FAST).fit(data.X_train, data.y_train, **trusted)
     assert np.all(np.isfinite(clf.predict_proba(data.X_test)))
     with pytest.raises(ValueError, match="meta-learning strategies only"):
-        UnlockerClassifier(**FAST).fit(data.X_train, data.y_train, **trusted)
+        unlocker(**FAST).fit(data.X_train, data.y_train, **trusted)
 
 
 def test_trusted_batches_are_class_balanced_on_an_unbalanced_set():
@@ -122,7 +122,7 @@ class _LossProbe(Callback):
 
 def test_get_loss_is_the_training_loss(data):
     probe = _LossProbe(data.X_train.astype(np.float32))
-    clf = UnlockerClassifier(callbacks=[probe], **FAST).fit(data.X_train, data.y_train)
+    clf = unlocker(callbacks=[probe], **FAST).fit(data.X_train, data.y_train)
     assert probe.seen is None  # the user's callback is copied, the fitted one is the net's
     logits, loss, alpha = dict(clf.net_.callbacks_)["_LossProbe"].seen
     # warm-up: every sample clean, alpha = tau log(prior) added for the adjusted loss
@@ -191,7 +191,7 @@ def test_the_engine_reads_the_noise_direction_on_balanced_logits(noise, sign):
             return super().split(logits, y, sample_weight=sample_weight,
                                  random_state=random_state, context=context)
 
-    clf = UnlockerClassifier(strategy=Recording(loss_power="auto"), **FAST)
+    clf = unlocker(strategy=Recording(loss_power="auto"), **FAST)
     clf.fit(data.X_train, data.y_train)
     assert len(seen) == 5 and len(set(seen)) == 1 and np.sign(seen[0]) == sign
     assert clf.strategy_.noise_direction_ == seen[0]

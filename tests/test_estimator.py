@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import requires_cuda
+from conftest import requires_cuda, unlocker
 from sklearn.metrics import balanced_accuracy_score
 
 from sklearn_unlocker import (
@@ -17,7 +17,7 @@ from sklearn_unlocker import (
 )
 from sklearn_unlocker.datasets import load_noisy_digits, make_noisy_tabular
 from sklearn_unlocker.modules import MLP, ConvNet
-from sklearn_unlocker.strategies import BaseStrategy, NoSelection, Split
+from sklearn_unlocker.strategies import BaseStrategy, DivideMixStrategy, NoSelection, Split
 
 FAST = dict(max_epochs=6, warmup_epochs=2, random_state=0)
 
@@ -29,7 +29,7 @@ def small_data(small_noisy_tabular):
 
 @pytest.fixture(scope="module")
 def fitted(small_data):
-    return UnlockerClassifier(**FAST).fit(small_data.X_train, small_data.y_train)
+    return unlocker(**FAST).fit(small_data.X_train, small_data.y_train)
 
 
 def test_fitted_attributes(fitted, small_data):
@@ -64,7 +64,7 @@ def test_prediction_methods_agree(fitted, small_data):
 def test_string_labels_and_label_issue_table(small_data):
     names = np.array(["ant", "bee", "cat", "dog"])
     y = names[small_data.y_train]
-    clf = UnlockerClassifier(**FAST).fit(small_data.X_train, y)
+    clf = unlocker(**FAST).fit(small_data.X_train, y)
     assert set(clf.predict(small_data.X_test)) <= set(names)
     table = clf.find_label_issues()
     assert isinstance(table, pd.DataFrame)
@@ -88,7 +88,7 @@ def test_string_labels_and_label_issue_table(small_data):
 
 def test_images_with_a_convnet_class():
     data = load_noisy_digits(imbalance_ratio=10, noise_rate=0.2, as_images=True, random_state=0)
-    clf = UnlockerClassifier(ConvNet, module__width=8, **FAST)
+    clf = unlocker(ConvNet, module__width=8, **FAST)
     clf.fit(data.X_train, data.y_train)
     assert clf.input_shape_ == (1, 8, 8)
     assert clf.net_.module_.classifier.out_features == 10  # n_classes filled from the data
@@ -100,14 +100,14 @@ def test_images_with_a_convnet_class():
 def test_module_instance_is_copied_not_trained_in_place(small_data):
     module = MLP(6, 4, hidden_units=(8,))
     before = {k: v.clone() for k, v in module.state_dict().items()}
-    clf = UnlockerClassifier(module, **FAST).fit(small_data.X_train, small_data.y_train)
+    clf = unlocker(module, **FAST).fit(small_data.X_train, small_data.y_train)
     for key, value in module.state_dict().items():
         assert torch.equal(value, before[key])
     assert clf.net_.module_ is not module
 
 
 def test_routed_module_and_optimizer_parameters(small_data):
-    clf = UnlockerClassifier(module__hidden_units=(7,), optimizer__weight_decay=0.3, **FAST)
+    clf = unlocker(module__hidden_units=(7,), optimizer__weight_decay=0.3, **FAST)
     clf.fit(small_data.X_train, small_data.y_train)
     assert clf.net_.module_.layers[1].out_features == 7
     assert clf.net_.optimizer_.param_groups[0]["weight_decay"] == 0.3
@@ -115,19 +115,19 @@ def test_routed_module_and_optimizer_parameters(small_data):
 
 def test_classes_parameter_fixes_the_output_width(small_data):
     keep = small_data.y_train != 3
-    clf = UnlockerClassifier(classes=[0, 1, 2, 3], **FAST)
+    clf = unlocker(classes=[0, 1, 2, 3], **FAST)
     with pytest.warns(UnlockerWarning, match=r"class\(es\) \[3\] of `classes` have no"):
         clf.fit(small_data.X_train[keep], small_data.y_train[keep])
     assert clf.predict_proba(small_data.X_test).shape == (len(small_data.X_test), 4)
     with pytest.raises(ValueError, match="not in classes"):
-        UnlockerClassifier(classes=[0, 1], **FAST).fit(small_data.X_train, small_data.y_train)
+        unlocker(classes=[0, 1], **FAST).fit(small_data.X_train, small_data.y_train)
 
 
 def test_inputs_are_not_modified(small_data):
     X, y = small_data.X_train.copy(), small_data.y_train.copy()
     weights = np.linspace(0.5, 1.5, len(y))
     weights_copy = weights.copy()
-    UnlockerClassifier(**FAST).fit(X, y, sample_weight=weights)
+    unlocker(**FAST).fit(X, y, sample_weight=weights)
     np.testing.assert_array_equal(X, small_data.X_train)
     np.testing.assert_array_equal(y, small_data.y_train)
     np.testing.assert_array_equal(weights, weights_copy)
@@ -139,13 +139,13 @@ def test_same_random_state_same_model_and_global_rng_untouched(small_data):
     expected_torch, expected_numpy = torch.rand(1), np.random.rand()
     torch.manual_seed(123)
     np.random.seed(123)
-    first = UnlockerClassifier(**FAST).fit(small_data.X_train, small_data.y_train)
+    first = unlocker(**FAST).fit(small_data.X_train, small_data.y_train)
     assert torch.rand(1) == expected_torch and np.random.rand() == expected_numpy
-    second = UnlockerClassifier(**FAST).fit(small_data.X_train, small_data.y_train)
+    second = unlocker(**FAST).fit(small_data.X_train, small_data.y_train)
     np.testing.assert_array_equal(first.predict_proba(small_data.X_test),
                                   second.predict_proba(small_data.X_test))
     assert first.tau_ == second.tau_
-    other = UnlockerClassifier(**{**FAST, "random_state": 1})
+    other = unlocker(**{**FAST, "random_state": 1})
     other.fit(small_data.X_train, small_data.y_train)
     assert not np.array_equal(first.predict_proba(small_data.X_test),
                               other.predict_proba(small_data.X_test))
@@ -154,19 +154,23 @@ def test_same_random_state_same_model_and_global_rng_untouched(small_data):
 def test_sample_weight_weighs_the_prior_counts(small_data):
     y = small_data.y_train
     weights = np.where(y == 0, 3.0, 1.0)
-    clf = UnlockerClassifier(prior="observed", **FAST).fit(small_data.X_train, y,
+    clf = unlocker(prior="observed", **FAST).fit(small_data.X_train, y,
                                                           sample_weight=weights)
     expected = np.bincount(y, weights=weights)
     np.testing.assert_allclose(clf.prior_, expected / expected.sum())
     with pytest.raises(ValueError, match=r"(?i)negative"):
-        UnlockerClassifier(**FAST).fit(small_data.X_train, y, sample_weight=-weights)
+        unlocker(**FAST).fit(small_data.X_train, y, sample_weight=-weights)
 
 
 @pytest.mark.parametrize("row", ["unlocker", "loss", "posthoc", "none"])
 @pytest.mark.parametrize("solver", ["sgd", "exact", "closed_form"])
 def test_every_row_and_tau_solver_fits(small_data, row, solver):
-    clf = UnlockerClassifier(logit_adjustment=row, tau_solver=solver, tau=0.8, **FAST)
-    clf.fit(small_data.X_train, small_data.y_train)
+    clf = unlocker(logit_adjustment=row, tau_solver=solver, tau=0.8, **FAST)
+    if row != "unlocker" and solver != "sgd":  # a solver the row does not run
+        with pytest.warns(UnlockerWarning, match="tau_solver is ignored"):
+            clf.fit(small_data.X_train, small_data.y_train)
+    else:
+        clf.fit(small_data.X_train, small_data.y_train)
     if row != "unlocker":
         assert clf.tau_ == 0.8
         assert np.all(clf.tau_history_ == 0.8)
@@ -180,7 +184,7 @@ def test_every_row_and_tau_solver_fits(small_data, row, solver):
 def test_fixed_tau_rows_are_standard_logit_adjustment(small_data, row):
     """The paper's LA baselines: the given labels' frequencies, tau fixed, no EMA."""
     y = small_data.y_train
-    clf = UnlockerClassifier(logit_adjustment=row, tau=0.7, **FAST).fit(small_data.X_train, y)
+    clf = unlocker(logit_adjustment=row, tau=0.7, **FAST).fit(small_data.X_train, y)
     observed = np.bincount(y) / len(y)
     np.testing.assert_allclose(clf.prior_, observed)
     np.testing.assert_allclose(clf.prior_history_, np.tile(observed, (FAST["max_epochs"], 1)))
@@ -189,24 +193,24 @@ def test_fixed_tau_rows_are_standard_logit_adjustment(small_data, row):
 
 def test_unlocker_row_reestimates_the_prior(small_data):
     y = small_data.y_train
-    clf = UnlockerClassifier(**FAST).fit(small_data.X_train, y)
+    clf = unlocker(**FAST).fit(small_data.X_train, y)
     assert not np.allclose(clf.prior_, np.bincount(y) / len(y))
 
 
 @pytest.mark.parametrize("prior", ["ir_aware", "corrected", "clean", "observed"])
 def test_every_prior_mode_fits(small_data, prior):
-    clf = UnlockerClassifier(prior=prior, **FAST).fit(small_data.X_train, small_data.y_train)
+    clf = unlocker(prior=prior, **FAST).fit(small_data.X_train, small_data.y_train)
     assert np.all(clf.prior_ > 0) and clf.prior_.sum() == pytest.approx(1)
 
 
 def test_known_prior_array_is_used_as_given(small_data):
     known = np.array([4.0, 3.0, 2.0, 1.0])
-    clf = UnlockerClassifier(prior=known, logit_adjustment="posthoc", tau=1.0, ema_beta=1.0,
-                             **FAST).fit(small_data.X_train, small_data.y_train)
+    clf = unlocker(prior=known, logit_adjustment="posthoc", tau=1.0, **FAST).fit(
+        small_data.X_train, small_data.y_train)
     np.testing.assert_allclose(clf.prior_, known / known.sum())
     np.testing.assert_allclose(clf.adjustment_, np.log(known / known.sum()))
     with pytest.raises(ValueError, match="4 positive class frequencies"):
-        UnlockerClassifier(prior=[0.5, 0.5], **FAST).fit(small_data.X_train, small_data.y_train)
+        unlocker(prior=[0.5, 0.5], **FAST).fit(small_data.X_train, small_data.y_train)
 
 
 class _FlagLowConfidence(BaseStrategy):
@@ -224,7 +228,7 @@ class _FlagLowConfidence(BaseStrategy):
 
 def test_a_user_defined_strategy_runs_through_fit_and_is_not_modified(small_data):
     strategy = _FlagLowConfidence()
-    clf = UnlockerClassifier(strategy=strategy, **FAST)
+    clf = unlocker(strategy=strategy, **FAST)
     clf.fit(small_data.X_train, small_data.y_train)
     assert vars(strategy) == {"margin": 0.0}
     issues = clf.find_label_issues()
@@ -240,7 +244,7 @@ class _DropClassTwo(NoSelection):
 
 
 def test_a_class_left_without_clean_samples_warns_and_stays_finite(small_data):
-    clf = UnlockerClassifier(strategy=_DropClassTwo(), prior="clean", **FAST)
+    clf = unlocker(strategy=_DropClassTwo(), prior="clean", **FAST)
     with pytest.warns(UnlockerWarning) as record:
         clf.fit(small_data.X_train, small_data.y_train)
     messages = " ".join(str(w.message) for w in record)
@@ -250,34 +254,34 @@ def test_a_class_left_without_clean_samples_warns_and_stays_finite(small_data):
     assert np.all(np.isfinite(clf.predict_proba(small_data.X_test)))
     # the default prior never counts a class as empty, but the class still went unselected
     with pytest.warns(UnlockerWarning, match=r"\[2\] had no sample judged clean in 5 epoch"):
-        UnlockerClassifier(strategy=_DropClassTwo(), **FAST).fit(small_data.X_train,
+        unlocker(strategy=_DropClassTwo(), **FAST).fit(small_data.X_train,
                                                                 small_data.y_train)
 
 
 def test_tau_running_off_is_held_at_its_bound_with_a_warning(small_data):
-    clf = UnlockerClassifier(tau=1.0, tau_bounds=(0.9, 1.1), tau_lr=1e4, **FAST)
+    clf = unlocker(tau=1.0, tau_bounds=(0.9, 1.1), tau_lr=1e4, **FAST)
     with pytest.warns(UnlockerWarning, match="tau reached tau_bounds"):
         clf.fit(small_data.X_train, small_data.y_train)
     assert 0.9 <= clf.tau_ <= 1.1
     with pytest.raises(ValueError, match="outside tau_bounds"):
-        UnlockerClassifier(tau=2.0, tau_bounds=(0.0, 1.0)).fit(small_data.X_train,
+        unlocker(tau=2.0, tau_bounds=(0.0, 1.0)).fit(small_data.X_train,
                                                                 small_data.y_train)
 
 
 def test_default_bounds_hold_tau_at_one_and_a_half(small_data):
     # the default upper bound is 1.5 (the paper leaves tau free; see tau_bounds): a tau that
     # runs off is held there or at -1, and the warning names the default bounds
-    clf = UnlockerClassifier(tau_lr=1e4, **FAST)
+    clf = unlocker(tau_lr=1e4, **FAST)
     with pytest.warns(UnlockerWarning, match=r"tau_bounds=\(-1.0, 1.5\)"):
         clf.fit(small_data.X_train, small_data.y_train)
     assert clf.tau_ in (-1.0, 1.5)
 
 
 def test_verbose_prints_tau_and_the_estimated_imbalance_ratio(small_data, capsys):
-    UnlockerClassifier(verbose=1, **FAST).fit(small_data.X_train, small_data.y_train)
+    unlocker(verbose=1, **FAST).fit(small_data.X_train, small_data.y_train)
     out = capsys.readouterr().out
     assert "tau" in out and "est_ir" in out and "train_loss" in out
-    UnlockerClassifier(verbose=0, **FAST).fit(small_data.X_train, small_data.y_train)
+    unlocker(verbose=0, **FAST).fit(small_data.X_train, small_data.y_train)
     assert capsys.readouterr().out == ""
 
 
@@ -289,14 +293,14 @@ def test_pickle_round_trip(fitted, small_data):
 
 
 def test_device_auto_resolves():
-    clf = UnlockerClassifier(**FAST).fit(np.random.RandomState(0).normal(size=(40, 3)),
+    clf = unlocker(**FAST).fit(np.random.RandomState(0).normal(size=(40, 3)),
                                          np.repeat([0, 1], 20))
     assert clf.device_ == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @requires_cuda
 def test_cuda_fitted_model_loads_and_predicts_on_cpu(small_data, monkeypatch):
-    clf = UnlockerClassifier(device="cuda", **FAST).fit(small_data.X_train, small_data.y_train)
+    clf = unlocker(device="cuda", **FAST).fit(small_data.X_train, small_data.y_train)
     blob = pickle.dumps(clf)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with warnings.catch_warnings():
@@ -307,15 +311,15 @@ def test_cuda_fitted_model_loads_and_predicts_on_cpu(small_data, monkeypatch):
                                clf.predict_proba(small_data.X_test), rtol=1e-4, atol=1e-5)
 
 
-def test_unlocker_beats_cross_entropy_on_long_tailed_noisy_data():
+def test_the_defaults_beat_cross_entropy_on_long_tailed_noisy_data():
     # fixed seed, synthetic IR 50 with 40% symmetric noise: the "relieve" scenario. Plain
-    # cross-entropy on the same network reaches 0.53; Unlocker with its defaults 0.7+.
+    # cross-entropy on the same network reaches 0.53; the defaults (DivideMix + LA) 0.7+.
     data = make_noisy_tabular(imbalance_ratio=50, noise="sym", noise_rate=0.4, random_state=0)
     ce = UnlockerClassifier(strategy="none", logit_adjustment="none", mixup_alpha=0.0,
                             random_state=0).fit(data.X_train, data.y_train)
-    unlocker = UnlockerClassifier(random_state=0).fit(data.X_train, data.y_train)
+    default = UnlockerClassifier(random_state=0).fit(data.X_train, data.y_train)
     ce_score = balanced_accuracy_score(data.y_test, ce.predict(data.X_test))
-    ours = balanced_accuracy_score(data.y_test, unlocker.predict(data.X_test))
+    ours = balanced_accuracy_score(data.y_test, default.predict(data.X_test))
     assert ours > ce_score + 0.08, (ours, ce_score)
 
 
@@ -331,7 +335,7 @@ class _NaNModule(torch.nn.Module):
 @pytest.mark.parametrize("strategy", ["dividemix", "ebomlc", "dynamic_loss"])
 def test_every_strategy_stops_on_a_non_finite_loss(small_data, strategy):
     with pytest.raises(FloatingPointError, match="training loss became nan"):
-        UnlockerClassifier(_NaNModule, strategy=strategy, **FAST).fit(small_data.X_train,
+        unlocker(_NaNModule, strategy=strategy, **FAST).fit(small_data.X_train,
                                                                        small_data.y_train)
 
 
@@ -340,3 +344,30 @@ def test_mlc_d_with_a_trusted_set_of_every_sample(small_data):
     clf.fit(small_data.X_train, small_data.y_train)
     assert len(clf.trusted_indices_) == len(small_data.y_train)
     assert np.all(np.isfinite(clf.predict_proba(small_data.X_test)))
+
+
+def test_the_defaults_are_dividemix_with_logit_adjustment(small_data):
+    clf = UnlockerClassifier(**FAST).fit(small_data.X_train, small_data.y_train)
+    assert isinstance(clf.strategy_, DivideMixStrategy) and clf.strategy_.pseudo_labels == "raw"
+    assert clf.logit_adjustment == "loss" and clf.tau_ == 1.0
+    # LA with the given labels' prior: nothing is re-estimated, predictions are the raw logits
+    counts = np.bincount(small_data.y_train)
+    np.testing.assert_allclose(clf.prior_, counts / counts.sum())
+    assert clf.imbalance_ratio_ == pytest.approx(counts.max() / counts.min())
+    np.testing.assert_allclose(clf.adjustment_, np.log(clf.prior_))
+    assert repr(clf.augment_) == "GaussianNoise(std=0.1)"
+
+
+@pytest.mark.parametrize("row", ["loss", "posthoc", "none"])
+def test_a_knob_the_row_does_not_read_warns(small_data, row):
+    with pytest.warns(UnlockerWarning, match=r"tau_lr, ema_beta are ignored"):
+        UnlockerClassifier(logit_adjustment=row, strategy="small_loss", tau_lr=0.1,
+                           ema_beta=0.9, **FAST).fit(small_data.X_train,
+                                                              small_data.y_train)
+    with pytest.warns(UnlockerWarning, match=r"prior is ignored"):
+        UnlockerClassifier(logit_adjustment=row, strategy="small_loss", prior="observed",
+                           **FAST).fit(small_data.X_train, small_data.y_train)
+    with warnings.catch_warnings():  # the same knobs in the row that reads them: silent
+        warnings.simplefilter("error")
+        unlocker(tau_lr=0.1, ema_beta=0.9, prior="observed", **FAST).fit(
+            small_data.X_train, small_data.y_train)

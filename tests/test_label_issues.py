@@ -13,10 +13,11 @@ from sklearn_unlocker import (
 FAST = dict(max_epochs=12, warmup_epochs=3, random_state=0)
 
 ESTIMATORS = {
-    "small_loss": lambda: UnlockerClassifier(**FAST),
-    "dividemix": lambda: UnlockerClassifier(strategy="dividemix", **FAST),
-    "dividemix_la": lambda: UnlockerClassifier(strategy="dividemix", logit_adjustment="loss",
-                                               **FAST),
+    "small_loss": lambda: UnlockerClassifier(strategy="small_loss", logit_adjustment="unlocker",
+                                             **FAST),
+    "dividemix": lambda: UnlockerClassifier(strategy="dividemix", logit_adjustment="unlocker",
+                                            **FAST),
+    "dividemix_la": lambda: UnlockerClassifier(**FAST),  # the defaults
     "none": lambda: UnlockerClassifier(strategy="none", logit_adjustment="none", **FAST),
     "ebomlc": lambda: MetaLabelCorrectionClassifier(**FAST),
     "mlc": lambda: MetaLabelCorrectionClassifier(method="mlc", **FAST),

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import unlocker
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_unlocker import UnlockerClassifier
 from sklearn_unlocker.datasets import make_noisy_tabular
 from sklearn_unlocker.strategies import SmallLossStrategy
 
@@ -22,7 +22,7 @@ def data():
 
 
 def test_routed_parameters_are_parameters():
-    clf = UnlockerClassifier(module__hidden_units=(8,), optimizer__weight_decay=0.1)
+    clf = unlocker(module__hidden_units=(8,), optimizer__weight_decay=0.1)
     params = clf.get_params()
     assert params["module__hidden_units"] == (8,) and params["optimizer__weight_decay"] == 0.1
     clf.set_params(module__hidden_units=(4,), ema_beta=0.3)
@@ -33,14 +33,14 @@ def test_routed_parameters_are_parameters():
 
 
 def test_nested_strategy_parameters_are_tunable():
-    clf = UnlockerClassifier(strategy=SmallLossStrategy())
+    clf = unlocker(strategy=SmallLossStrategy())
     assert clf.get_params()["strategy__p_threshold"] == 0.5
     clf.set_params(strategy__p_threshold=0.7)
     assert clf.strategy.p_threshold == 0.7
 
 
 def test_pipeline_with_a_scaler(data):
-    pipe = make_pipeline(StandardScaler(), UnlockerClassifier(**FAST))
+    pipe = make_pipeline(StandardScaler(), unlocker(**FAST))
     pipe.fit(data.X_train * 10 + 3, data.y_train)
     assert pipe.predict(data.X_test * 10 + 3).shape == (len(data.X_test),)
     assert 0 <= pipe.score(data.X_test * 10 + 3, data.y_test) <= 1
@@ -48,7 +48,7 @@ def test_pipeline_with_a_scaler(data):
 
 def test_grid_search_in_parallel_with_balanced_accuracy(data):
     grid = GridSearchCV(
-        UnlockerClassifier(classes=[0, 1, 2], **FAST),
+        unlocker(classes=[0, 1, 2], **FAST),
         {
             "ema_beta": [0.5, 1.0],
             "tau_lr": [0.1, 0.5],
@@ -72,7 +72,7 @@ def test_a_torchvision_transform_is_an_opaque_parameter():
     # estimator's: get_params(deep=True), set_params and clone must still work
     from torchvision.transforms import v2
 
-    clf = UnlockerClassifier(augment=v2.RandomAffine(degrees=10), max_epochs=2)
+    clf = unlocker(augment=v2.RandomAffine(degrees=10), max_epochs=2)
     assert "augment__degrees" not in clf.get_params(deep=True)
     clf.set_params(max_epochs=3)
     copy = clone(clf)
@@ -81,9 +81,9 @@ def test_a_torchvision_transform_is_an_opaque_parameter():
 
 
 def test_a_named_strategy_is_tunable_in_a_grid_search(data):
-    clf = UnlockerClassifier(**FAST)  # strategy="small_loss", a name
+    clf = unlocker(**FAST)  # strategy="small_loss", a name
     assert clf.get_params()["strategy__p_threshold"] == 0.5
-    assert "strategy__lambda_u" in UnlockerClassifier(strategy="dividemix").get_params()
+    assert "strategy__lambda_u" in unlocker(strategy="dividemix").get_params()
     grid = GridSearchCV(clf, {"strategy__p_threshold": [0.3, 0.7]}, cv=2,
                         scoring="balanced_accuracy").fit(data.X_train, data.y_train)
     assert grid.best_estimator_.strategy.p_threshold in (0.3, 0.7)
@@ -96,7 +96,7 @@ def test_metadata_routing_survives_clone(data):
     from sklearn.metrics import balanced_accuracy_score, make_scorer
 
     with sklearn.config_context(enable_metadata_routing=True):
-        clf = UnlockerClassifier(**FAST).set_fit_request(sample_weight=True)
+        clf = unlocker(**FAST).set_fit_request(sample_weight=True)
         assert clone(clf).get_metadata_routing().fit.requests["sample_weight"] is True
         weights = np.ones(len(data.y_train))
         scorer = make_scorer(balanced_accuracy_score).set_score_request(sample_weight=False)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import unlocker
 from sklearn.metrics import accuracy_score, log_loss
 from skorch.callbacks import (
     BatchScoring,
@@ -88,7 +89,7 @@ def test_validation_scores_the_adjusted_predictions(small_noisy_tabular):
     classes = np.unique(data.y_train)
     X_val, y_val = data.X_test.astype(np.float32), np.searchsorted(classes, data.y_test)
     probe = _AdjustedAccuracy(X_val, y_val)
-    clf = UnlockerClassifier(train_split=predefined_split(Dataset(data.X_test, data.y_test)),
+    clf = unlocker(train_split=predefined_split(Dataset(data.X_test, data.y_test)),
                              callbacks=[probe], **FAST).fit(data.X_train, data.y_train)
     fitted = dict(clf.net_.callbacks_)["_AdjustedAccuracy"]
     assert np.allclose(clf.history_[:, "valid_acc"], fitted.accuracies)
@@ -99,7 +100,7 @@ def test_predefined_split_encodes_the_given_labels(small_noisy_tabular):
     data = small_noisy_tabular
     names = np.array(["ant", "bee", "cat", "dog"])
     split = predefined_split(Dataset(data.X_test, names[data.y_test]))
-    clf = UnlockerClassifier(train_split=split, logit_adjustment="none", **FAST)
+    clf = unlocker(train_split=split, logit_adjustment="none", **FAST)
     clf.fit(data.X_train, names[data.y_train])
     assert clf.history_[-1, "valid_acc"] == pytest.approx(
         accuracy_score(names[data.y_test], clf.predict(data.X_test)))
@@ -108,7 +109,7 @@ def test_predefined_split_encodes_the_given_labels(small_noisy_tabular):
 def test_early_stopping_ends_the_fit_without_an_interruption_warning(small_noisy_tabular):
     data = small_noisy_tabular
     never_better = EarlyStopping(patience=2, threshold=0.99, sink=lambda _: None)
-    clf = UnlockerClassifier(train_split=_split(), callbacks=[never_better],
+    clf = unlocker(train_split=_split(), callbacks=[never_better],
                              **{**FAST, "max_epochs": 10})
     clf.fit(data.X_train, data.y_train)  # filterwarnings=error: a warning would fail here
     assert len(clf.history_) == 3
@@ -118,16 +119,19 @@ def test_early_stopping_ends_the_fit_without_an_interruption_warning(small_noisy
 @pytest.mark.parametrize("Estimator", ESTIMATORS, ids=lambda e: e.__name__)
 def test_checkpoint_restores_the_best_parameters(Estimator, small_noisy_tabular, tmp_path):
     data = small_noisy_tabular
+    # the default strategy, DivideMix, trains a second network: the checkpoint saves it too
+    second = {"f_module2": "module2.pt"} if Estimator is UnlockerClassifier else {}
     checkpoint = Checkpoint(dirname=str(tmp_path), load_best=True, f_optimizer=None,
-                            f_criterion=None, f_history=None)
+                            f_criterion=None, f_history=None, **second)
     clf = Estimator(train_split=_split(), callbacks=[checkpoint], **{**FAST, "max_epochs": 8})
     clf.fit(data.X_train, data.y_train)
     losses = clf.history_[:, "valid_loss"]
     best = int(np.argmin(losses))
     assert clf.history_[best, "event_cp"] is True
-    saved = torch.load(tmp_path / "params.pt", weights_only=True)
-    for name, value in clf.net_.module_.state_dict().items():
-        assert torch.equal(value, saved[name]), name
+    for module, file in [("module_", "params.pt"), *(("module2_", "module2.pt"),) * bool(second)]:
+        saved = torch.load(tmp_path / file, weights_only=True)
+        for name, value in getattr(clf.net_, module).state_dict().items():
+            assert torch.equal(value, saved[name]), name
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS, ids=lambda e: e.__name__)
@@ -142,7 +146,7 @@ def test_lr_scheduler_steps_the_optimizer(Estimator, small_noisy_tabular):
 def test_epoch_scoring_with_a_sklearn_scorer(small_noisy_tabular):
     data = small_noisy_tabular
     scoring = EpochScoring("balanced_accuracy", lower_is_better=False, name="valid_bacc")
-    clf = UnlockerClassifier(train_split=_split(), callbacks=[scoring], **FAST)
+    clf = unlocker(train_split=_split(), callbacks=[scoring], **FAST)
     clf.fit(data.X_train, data.y_train)
     scores = clf.history_[:, "valid_bacc"]
     assert len(scores) == FAST["max_epochs"] and all(0 <= s <= 1 for s in scores)
@@ -155,13 +159,13 @@ def test_a_callback_that_needs_a_validation_set_without_a_split_is_an_error(
         callback, small_noisy_tabular):
     data = small_noisy_tabular
     with pytest.raises(ValueError, match="needs a validation set, but there is none"):
-        UnlockerClassifier(callbacks=[callback], **FAST).fit(data.X_train, data.y_train)
+        unlocker(callbacks=[callback], **FAST).fit(data.X_train, data.y_train)
 
 
 def test_scoring_the_training_set_is_an_error(small_noisy_tabular):
     data = small_noisy_tabular
     with pytest.raises(ValueError, match="cannot score the training set"):
-        UnlockerClassifier(callbacks=[EpochScoring("accuracy", on_train=True)],
+        unlocker(callbacks=[EpochScoring("accuracy", on_train=True)],
                            train_split=_split(), **FAST).fit(data.X_train, data.y_train)
 
 
@@ -178,13 +182,13 @@ def test_scoring_the_training_set_is_an_error(small_noisy_tabular):
 def test_a_bad_train_split_is_named(split, error, match, small_noisy_tabular):
     data = small_noisy_tabular
     with pytest.raises(error, match=match):
-        UnlockerClassifier(train_split=split, **FAST).fit(data.X_train, data.y_train)
+        unlocker(train_split=split, **FAST).fit(data.X_train, data.y_train)
 
 
 def test_checkpoint_load_best_keeps_the_log_of_every_epoch(small_noisy_tabular, tmp_path):
     """skorch's Checkpoint also restores the history file; the fit's log stays whole."""
     data = small_noisy_tabular
-    clf = UnlockerClassifier(train_split=_split(), **{**FAST, "max_epochs": 8},
+    clf = unlocker(train_split=_split(), **{**FAST, "max_epochs": 8},
                              callbacks=[Checkpoint(dirname=str(tmp_path), load_best=True)])
     clf.fit(data.X_train, data.y_train)  # no "interrupted" warning (filterwarnings=error)
     assert len(clf.history_) == len(clf.tau_history_) == 8
@@ -193,15 +197,15 @@ def test_checkpoint_load_best_keeps_the_log_of_every_epoch(small_noisy_tabular, 
 def test_restoring_the_best_epoch_restores_every_network(small_noisy_tabular, tmp_path):
     data = small_noisy_tabular
     with pytest.raises(ValueError, match="EarlyStopping\\(load_best=True\\) restores the main"):
-        UnlockerClassifier(strategy="dividemix", train_split=_split(), **FAST,
+        unlocker(strategy="dividemix", train_split=_split(), **FAST,
                            callbacks=[EarlyStopping(load_best=True)]).fit(data.X_train,
                                                                           data.y_train)
     with pytest.raises(ValueError, match=r"pass f_module2='module2\.pt'"):
-        UnlockerClassifier(strategy="dividemix", train_split=_split(), **FAST,
+        unlocker(strategy="dividemix", train_split=_split(), **FAST,
                            callbacks=[Checkpoint(dirname=str(tmp_path), load_best=True)]
                            ).fit(data.X_train, data.y_train)
     checkpoint = Checkpoint(dirname=str(tmp_path), load_best=True, f_module2="module2.pt")
-    clf = UnlockerClassifier(strategy="dividemix", train_split=_split(), callbacks=[checkpoint],
+    clf = unlocker(strategy="dividemix", train_split=_split(), callbacks=[checkpoint],
                              **{**FAST, "max_epochs": 8}).fit(data.X_train, data.y_train)
     for network, file in zip(clf.net_.networks(), ["params.pt", "module2.pt"], strict=True):
         saved = torch.load(tmp_path / file, weights_only=True)
@@ -212,7 +216,7 @@ def test_the_users_callbacks_are_not_modified(small_noisy_tabular):
     data = small_noisy_tabular
     stopping = EarlyStopping(patience=2, threshold=0.99, sink=lambda _: None)
     before = dict(vars(stopping))
-    clf = UnlockerClassifier(train_split=_split(), callbacks=[stopping], **FAST)
+    clf = unlocker(train_split=_split(), callbacks=[stopping], **FAST)
     clf.fit(data.X_train, data.y_train)
     assert vars(stopping).keys() == before.keys()  # no fitted state (best_epoch_ etc.)
     assert dict(clf.net_.callbacks_)["EarlyStopping"].misses_ >= 2  # the fitted copy
@@ -222,7 +226,7 @@ def test_the_users_callbacks_are_not_modified(small_noisy_tabular):
 def test_epoch_scoring_with_probability_scorers_on_two_classes(scoring, small_noisy_tabular):
     data = small_noisy_tabular
     y = (data.y_train > 1).astype(int)
-    clf = UnlockerClassifier(train_split=_split(), **FAST, callbacks=[
+    clf = unlocker(train_split=_split(), **FAST, callbacks=[
         EpochScoring(scoring, lower_is_better=False, name="score"),
         EpochScoring("accuracy", use_caching=False, name="acc_uncached")])
     clf.fit(data.X_train, y)
@@ -236,13 +240,13 @@ def test_epoch_scoring_with_probability_scorers_on_two_classes(scoring, small_no
 def test_every_scoring_callback_and_callback_classes_are_checked(callback, small_noisy_tabular):
     data = small_noisy_tabular
     with pytest.raises(ValueError, match=r"cannot score the training set|needs a validation set"):
-        UnlockerClassifier(callbacks=[callback], **FAST).fit(data.X_train, data.y_train)
+        unlocker(callbacks=[callback], **FAST).fit(data.X_train, data.y_train)
 
 
 def test_a_split_left_to_global_random_state_is_drawn_from_random_state(small_noisy_tabular):
     data = small_noisy_tabular
     before = np.random.get_state()[1].copy()
-    models = [UnlockerClassifier(train_split=ValidSplit(0.2), **FAST).fit(data.X_train,
+    models = [unlocker(train_split=ValidSplit(0.2), **FAST).fit(data.X_train,
                                                                           data.y_train)
               for _ in range(2)]
     assert np.array_equal(models[0].train_indices_, models[1].train_indices_)
@@ -260,5 +264,5 @@ def test_the_trusted_set_is_given_in_rows_of_X_with_a_split(small_noisy_tabular)
 
 def test_the_fitted_net_predicts_without_labels(small_noisy_tabular):
     data = small_noisy_tabular
-    clf = UnlockerClassifier(**FAST).fit(data.X_train, data.y_train)
+    clf = unlocker(**FAST).fit(data.X_train, data.y_train)
     assert clf.net_.predict_proba(data.X_test.astype(np.float32)).shape == (len(data.X_test), 4)

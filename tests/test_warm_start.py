@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from conftest import unlocker
 from skorch.callbacks import Callback
 
 from sklearn_unlocker import (
@@ -79,7 +80,7 @@ class _EngineStart(Callback):
 def test_warm_start_continues_tau_prior_and_adjustment(small_noisy_tabular):
     data = small_noisy_tabular
     probe = _EngineStart()
-    clf = UnlockerClassifier(warm_start=True, callbacks=[probe], **{**FAST, "warmup_epochs": 1})
+    clf = unlocker(warm_start=True, callbacks=[probe], **{**FAST, "warmup_epochs": 1})
     clf.fit(data.X_train, data.y_train)
     tau, prior, alpha = clf.tau_, clf.prior_.copy(), clf.adjustment_.copy()
     (_, _, first_alpha), = dict(clf.net_.callbacks_)["_EngineStart"].seen
@@ -95,7 +96,7 @@ def test_warm_start_continues_tau_prior_and_adjustment(small_noisy_tabular):
 
 def test_warm_start_false_refits_from_scratch(small_noisy_tabular):
     data = small_noisy_tabular
-    clf = UnlockerClassifier(**FAST).fit(data.X_train, data.y_train)
+    clf = unlocker(**FAST).fit(data.X_train, data.y_train)
     first = clf.predict_proba(data.X_test)
     clf.fit(data.X_train, data.y_train)
     assert len(clf.history_) == FAST["max_epochs"]
@@ -104,7 +105,7 @@ def test_warm_start_false_refits_from_scratch(small_noisy_tabular):
 
 def test_warm_start_applies_new_epochs_and_learning_rate(small_noisy_tabular):
     data = small_noisy_tabular
-    clf = UnlockerClassifier(warm_start=True, **FAST).fit(data.X_train, data.y_train)
+    clf = unlocker(warm_start=True, **FAST).fit(data.X_train, data.y_train)
     clf.set_params(max_epochs=2, lr=1e-4)
     clf.fit(data.X_train, data.y_train)
     assert len(clf.history_) == FAST["max_epochs"] + 2
@@ -115,7 +116,7 @@ def test_warm_start_is_reproducible(small_noisy_tabular):
     data = small_noisy_tabular
 
     def twice():
-        clf = UnlockerClassifier(warm_start=True, **FAST)
+        clf = unlocker(warm_start=True, **FAST)
         return clf.fit(data.X_train, data.y_train).fit(data.X_train, data.y_train)
 
     assert np.array_equal(twice().predict_proba(data.X_test), twice().predict_proba(data.X_test))
@@ -128,7 +129,7 @@ def test_warm_start_is_reproducible(small_noisy_tabular):
 ], ids=["module", "optimizer", "strategy"])
 def test_warm_start_refuses_a_changed_network(change, match, small_noisy_tabular):
     data = small_noisy_tabular
-    clf = UnlockerClassifier(warm_start=True, **FAST).fit(data.X_train, data.y_train)
+    clf = unlocker(warm_start=True, **FAST).fit(data.X_train, data.y_train)
     clf.set_params(**change)
     with pytest.raises(ValueError, match=match):
         clf.fit(data.X_train, data.y_train)
@@ -136,17 +137,17 @@ def test_warm_start_refuses_a_changed_network(change, match, small_noisy_tabular
 
 def test_warm_start_refuses_new_classes_and_shapes(small_noisy_tabular):
     data = small_noisy_tabular
-    clf = UnlockerClassifier(warm_start=True, **FAST).fit(data.X_train, data.y_train)
+    clf = unlocker(warm_start=True, **FAST).fit(data.X_train, data.y_train)
     with pytest.raises(ValueError, match="y has others: \\[99\\]"):
         clf.fit(data.X_train, np.where(data.y_train == 0, 99, data.y_train))
-    clf = UnlockerClassifier(warm_start=True, **FAST).fit(data.X_train, data.y_train)
+    clf = unlocker(warm_start=True, **FAST).fit(data.X_train, data.y_train)
     with pytest.raises(ValueError, match="samples of shape"):
         clf.fit(data.X_train[:, :3], data.y_train)
 
 
 def test_warm_start_on_a_subset_of_the_classes_keeps_them_all(small_noisy_tabular):
     data = small_noisy_tabular
-    clf = UnlockerClassifier(warm_start=True, **FAST).fit(data.X_train, data.y_train)
+    clf = unlocker(warm_start=True, **FAST).fit(data.X_train, data.y_train)
     keep = data.y_train != 0
     with pytest.warns(UnlockerWarning, match="no training sample"):
         clf.fit(data.X_train[keep], data.y_train[keep])
@@ -157,7 +158,7 @@ def test_warm_start_on_a_subset_of_the_classes_keeps_them_all(small_noisy_tabula
 @pytest.mark.parametrize("bad", ["shape", "class", "module"])
 def test_a_refused_warm_start_leaves_the_fitted_model_as_it_was(bad, small_noisy_tabular):
     data = small_noisy_tabular
-    clf = UnlockerClassifier(warm_start=True, **FAST).fit(data.X_train, data.y_train)
+    clf = unlocker(warm_start=True, **FAST).fit(data.X_train, data.y_train)
     before = clf.predict_proba(data.X_test)
     X, y = data.X_train, data.y_train
     if bad == "shape":
@@ -179,7 +180,7 @@ def test_warm_start_compares_functions_by_name_and_sees_new_classes(small_noisy_
     assert _fingerprint(np.mean) == "numpy.mean" and "0x" not in _fingerprint(torch.relu)
     assert _fingerprint(np.arange(3)) == _fingerprint([0, 1, 2]) != _fingerprint([0, 1, 3])
     data = small_noisy_tabular
-    clf = UnlockerClassifier(warm_start=True, **FAST).fit(data.X_train, data.y_train)
+    clf = unlocker(warm_start=True, **FAST).fit(data.X_train, data.y_train)
     pickle.loads(pickle.dumps(clf)).fit(data.X_train, data.y_train)  # an unpickled copy goes on
     clf.set_params(classes=[0, 1, 2, 3, 4])
     with pytest.raises(ValueError, match="classes changed"):
