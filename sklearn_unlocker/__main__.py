@@ -56,12 +56,14 @@ def demo(imbalance_ratio=50.0, noise="sym", noise_rate=0.4, seed=0, *, train=Tru
     if not train:
         return
     print("\nSame MLP, same epochs; balanced accuracy on the balanced clean test split:", file=file)
-    print(f"{'':<22} {'balanced':>9} {'many':>6} {'medium':>7} {'few':>6} {'tau':>6} "
+    print(f"{'':<30} {'balanced':>9} {'many':>6} {'medium':>7} {'few':>6} {'tau':>6} "
           f"{'est. IR':>8} {'seconds':>8}", file=file)
     models = {
         "plain cross-entropy": UnlockerClassifier(strategy="none", logit_adjustment="none",
                                                   mixup_alpha=0.0, random_state=seed),
-        "UnlockerClassifier": UnlockerClassifier(random_state=seed),
+        "UnlockerClassifier()": UnlockerClassifier(random_state=seed),
+        "logit_adjustment='unlocker'": UnlockerClassifier(logit_adjustment="unlocker",
+                                                          random_state=seed),
     }
     for name, model in models.items():
         start = time.perf_counter()
@@ -71,17 +73,19 @@ def demo(imbalance_ratio=50.0, noise="sym", noise_rate=0.4, seed=0, *, train=Tru
         seconds = time.perf_counter() - start
         y_pred = model.predict(data.X_test)
         shots = shot_accuracy(data.y_test, y_pred, data.true_counts, labels=data.classes)
-        learned = name == "UnlockerClassifier"
-        tau = f"{model.tau_:6.2f}" if learned else f"{'-':>6}"
+        learned = model.logit_adjustment == "unlocker"  # learns tau, re-estimates the prior
+        tau = f"{model.tau_:6.2f}" if model.strategy != "none" else f"{'-':>6}"
         ir = f"{model.imbalance_ratio_:8.1f}" if learned else f"{'-':>8}"
-        print(f"{name:<22} {balanced_accuracy_score(data.y_test, y_pred):9.3f} "
+        print(f"{name:<30} {balanced_accuracy_score(data.y_test, y_pred):9.3f} "
               f"{shots['many']:6.3f} {shots['medium']:7.3f} {shots['few']:6.3f} {tau} {ir} "
               f"{seconds:8.1f}", file=file)
-    unlocker = models["UnlockerClassifier"]
-    print(f"\nestimated imbalance ratio {unlocker.imbalance_ratio_:.1f} (true "
-          f"{data.true_imbalance_ratio:.1f}, observed {data.observed_imbalance_ratio:.1f}); "
-          f"{unlocker.label_issues_.sum()} of {len(data.y_train)} labels flagged as issues "
-          f"({data.noise_mask.sum()} are wrong).", file=file)
+    default, unlocker = models["UnlockerClassifier()"], models["logit_adjustment='unlocker'"]
+    print(f"\nUnlockerClassifier() (DivideMix + logit adjustment) flags "
+          f"{default.label_issues_.sum()} of {len(data.y_train)} labels as issues "
+          f"({data.noise_mask.sum()} are wrong); with logit_adjustment='unlocker', estimated "
+          f"imbalance ratio {unlocker.imbalance_ratio_:.1f} (true "
+          f"{data.true_imbalance_ratio:.1f}, observed {data.observed_imbalance_ratio:.1f}).",
+          file=file)
 
 
 def main(argv=None):
