@@ -50,11 +50,12 @@ from .run import RESULTS, command_line, header
 #: named variants: parameters changed from the defaults
 VARIANTS = {
     "ce": CE,
-    "defaults": {},
-    "logit_adjustment=none": {"logit_adjustment": "none"},
-    "logit_adjustment=loss": {"logit_adjustment": "loss"},
-    "logit_adjustment=posthoc": {"logit_adjustment": "posthoc"},
-    "dividemix": {"strategy": "dividemix"},
+    "defaults": {},  # since 2026-12 DivideMix + LA; before, small-loss + Unlocker
+    "small_loss+unlocker": {"strategy": "small_loss", "logit_adjustment": "unlocker"},
+    "logit_adjustment=none": {"strategy": "small_loss", "logit_adjustment": "none"},
+    "logit_adjustment=loss": {"strategy": "small_loss", "logit_adjustment": "loss"},
+    "logit_adjustment=posthoc": {"strategy": "small_loss", "logit_adjustment": "posthoc"},
+    "dividemix": {"strategy": "dividemix", "logit_adjustment": "unlocker"},
     "dividemix+none": {"strategy": "dividemix", "logit_adjustment": "none"},
 }
 
