@@ -22,47 +22,31 @@ class UnlockerClassifier(NeuralClassifierBase):
 
     Each epoch, a noisy-label strategy selects the samples whose labels look
     clean and corrects the others, judging them on *logit-adjusted*
-    predictions ``z - alpha``; the class prior ``pi`` is re-estimated from the
-    cleaned labels; and an outer step learns the adjustment strength ``tau`` so
-    that the mean adjusted prediction on a small balanced clean subset (D_bc,
-    chosen from the training data) is uniform. The adjustment ``alpha = tau *
-    log pi`` is smoothed by an EMA. Predictions are balanced: ``argmax z - alpha``.
-    See Chen et al., "Unlocker: Disentangle the Deadlock of Learning between
+    predictions ``z - alpha`` with ``alpha = tau * log pi``, and the clean
+    samples train on the logit-adjusted loss (``z + alpha``). With
+    ``logit_adjustment="unlocker"`` (Unlocker) the class prior ``pi`` is also
+    re-estimated from the cleaned labels, an outer step learns ``tau`` so that
+    the mean adjusted prediction on a small balanced clean subset (D_bc, chosen
+    from the training data) is uniform, ``alpha`` is smoothed by an EMA, and
+    predictions are ``argmax z - alpha``. See Chen et al., "Unlocker: Disentangle the Deadlock of Learning between
     Label-noisy and Long-tailed Data", NeurIPS 2025, Algorithm 1; the exact
     procedure is in the :ref:`user guide <algorithm>`.
 
-    The defaults were chosen on a development grid of their own
+    The defaults are DivideMix with logit adjustment (``strategy="dividemix",
+    logit_adjustment="loss"``, tau 1): chosen on a development grid of its own
     (``benchmarks/devdata.py``: three synthetic tabular families, MNIST-1D with
     an MLP and with a 1-D CNN, procedural shape images with ``ConvNet``; 25
     settings at IR 10-100 with symmetric 40-60%, joint, tail-to-head and pair
-    noise; 2 seeds), never on a dataset we report. There they beat plain
-    cross-entropy with the same network in 23 of 25 settings (mean +0.109; -0.10
-    on shape images and -0.06 on the 1-D CNN, both under symmetric noise). The
-    batch-norm refresh of the score pass (``refresh_batchnorm``), found later,
-    lifted them on the shape images from 0.486 to 0.552 on average, ahead of
-    plain cross-entropy there in four of five settings and level in the fifth;
-    bounding tau at 1.5 (``tau_bounds``) then took the grid's mean from 0.595 to
-    0.597. Of the alternatives we tried at about the same cost none beat them on
-    average before those two (mean balanced accuracy 0.582): selection on the
-    raw logits 0.578, an EM prior 0.583, an agreement filter 0.524, one loss
-    mixture shared by all classes with a per-class noise share 0.484, Adam at
-    1e-3 with weight decay, batch 64 and 100 epochs 0.566, plain cross-entropy
-    in the warm-up 0.580 (``benchmarks/results/development_*.md``). After them,
-    the selection mixture on the square root of the loss
-    (``strategy=SmallLossStrategy(loss_power=0.5)``) did, 0.614 against 0.597,
-    but lost 0.17 under tail-to-head noise on the reported digits: an option,
-    not the default (see ``SmallLossStrategy``). At 6.4x the fit time,
-    ``strategy="dividemix", logit_adjustment="loss"`` (DivideMix with plain logit
-    adjustment) did: 0.635, ahead in 21 of 25 settings, +0.10 under symmetric
-    noise, but -0.02 under tail-to-head noise and down to -0.15 with the 1-D
-    CNN; DivideMix inside Unlocker 0.598. The :ref:`user guide <which-method>`
-    says when to switch.
-    Under symmetric noise the row without adjustment
-    (``logit_adjustment="none"``) was better by 0.016 on average: the per-class
-    split keeps a share of every class, so the flips that fill a tail label
-    (about 70% of what it keeps there) count towards the prior, and the
-    estimated imbalance ratio stays near the observed one (5-12 against a true 72-100,
-    ``benchmarks/results/trajectories.md``). The README has the reported grid.
+    noise; 2 seeds), never on a dataset we report, by an objective written down
+    before the runs (``benchmarks/README.md``). There they lead small-loss +
+    Unlocker, the defaults before, by +0.050 in mean balanced accuracy (95%
+    interval +0.019 to +0.080), DivideMix inside Unlocker by +0.016, at 2.5-6x
+    the fit time of plain cross-entropy
+    (``benchmarks/results/development_default_choice.md``). Where they fall
+    short: tail-to-head noise with an MLP, and the 1-D CNN, whose mixup at 4 it
+    does not fit (see ``DivideMixStrategy(alpha=...)``). The
+    :ref:`user guide <which-method>` says when to switch; Unlocker's own row,
+    learned tau and re-estimated prior, is ``logit_adjustment="unlocker"``.
 
     Parameters
     ----------
@@ -72,11 +56,13 @@ class UnlockerClassifier(NeuralClassifierBase):
         ``in_channels`` are filled from the data when it accepts them and they are
         not given. An instance is deep-copied, never trained in place. ``None``
         builds :class:`~sklearn_unlocker.modules.MLP` (N-D input is flattened).
-    strategy : str or BaseStrategy, default="small_loss"
-        The noisy-label method: "small_loss" splits samples by a two-component
-        Gaussian mixture per class on their (adjusted) loss and trains on the clean
-        part; "dividemix" is DivideMix (two networks, co-divide, co-refinement,
-        co-guessing, MixMatch; about 5x the cost per epoch); "none" trains on every
+    strategy : str or BaseStrategy, default="dividemix"
+        The noisy-label method: "dividemix" is DivideMix (two networks, co-divide,
+        co-refinement, co-guessing, MixMatch; 2.5-6x the fit time of plain
+        cross-entropy; without ``augment`` it gets
+        :func:`~sklearn_unlocker.augment.default_views`); "small_loss" splits
+        samples by a two-component Gaussian mixture per class on their (adjusted)
+        loss and trains on the clean part (about 1.1x); "none" trains on every
         given label. The meta-learning methods "mlc", "mlc_d", "ebomlc" (meta label
         correction, :class:`~sklearn_unlocker.strategies.MetaLabelStrategy`) and
         "dynamic_loss" (:class:`~sklearn_unlocker.strategies.DynamicLossStrategy`)
@@ -86,14 +72,17 @@ class UnlockerClassifier(NeuralClassifierBase):
         parameters, or a named strategy's, are tunable as ``strategy__<name>``
         (``set_params(strategy__p_threshold=0.3)`` on a name sets ``strategy`` to
         that strategy's object with the parameter changed).
-    logit_adjustment : {"unlocker", "loss", "posthoc", "none"}, default="unlocker"
+    logit_adjustment : {"loss", "unlocker", "posthoc", "none"}, default="loss"
         The paper's four rows. "unlocker": learned tau, alpha in selection, in the
         clean samples' loss and in prediction, the prior re-estimated each epoch and
         alpha smoothed by the EMA. "loss" and "posthoc" are standard logit
         adjustment (Menon et al. 2021) on top of the strategy: fixed ``tau`` and the
         prior of the given labels, neither re-estimated nor smoothed; "loss" puts
         alpha in selection and loss and predicts with raw logits (the paper's
-        "NLL + LA"), "posthoc" puts it only in prediction. "none": no adjustment
+        "NLL + LA"; the default), "posthoc" puts it only in prediction. The
+        parameters only "unlocker" reads (``tau_solver``, ``tau_lr``,
+        ``tau_steps``, ``ema_beta``, ``max_prior_change``, a ``prior`` mode) warn
+        when set with another row. "none": no adjustment
         and no re-estimated prior (NLL alone; ``prior_`` is the given labels', and
         DivideMix's penalty pulls towards it).
     tau : float, default=1.0
