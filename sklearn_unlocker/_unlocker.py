@@ -28,9 +28,10 @@ class UnlockerClassifier(NeuralClassifierBase):
     re-estimated from the cleaned labels, an outer step learns ``tau`` so that
     the mean adjusted prediction on a small balanced clean subset (D_bc, chosen
     from the training data) is uniform, ``alpha`` is smoothed by an EMA, and
-    predictions are ``argmax z - alpha``. See Chen et al., "Unlocker: Disentangle the Deadlock of Learning between
-    Label-noisy and Long-tailed Data", NeurIPS 2025, Algorithm 1; the exact
-    procedure is in the :ref:`user guide <algorithm>`.
+    predictions are ``argmax z - alpha``. See Chen et al., "Unlocker:
+    Disentangle the Deadlock of Learning between Label-noisy and Long-tailed
+    Data", NeurIPS 2025, Algorithm 1; the exact procedure is in the
+    :ref:`user guide <algorithm>`.
 
     The defaults are DivideMix with logit adjustment (``strategy="dividemix",
     logit_adjustment="loss"``, tau 1): chosen on a development grid of its own
