@@ -266,8 +266,10 @@ class DivideMixStrategy(BaseStrategy):
         Epochs after the warm-up over which ``lambda_u`` ramps up linearly
         (DivideMix's 16).
     prior_penalty : {"estimated", "uniform", "off"}, default="estimated"
-        Target of the penalty on the batch's mean prediction: Unlocker's current
-        prior estimate, DivideMix's uniform (which fights a long tail), or none.
+        Target of the penalty on the batch's mean prediction: the row's prior
+        (Unlocker's current estimate with ``logit_adjustment="unlocker"``, the given
+        labels' prior in the other rows, the defaults' included), DivideMix's
+        uniform (which fights a long tail), or none.
         "estimated" by design: a long-tailed mean prediction is not uniform. (It was
         chosen on an earlier development grid that shared data with the reported
         one; not re-measured since the batching and augmentation changed.)
