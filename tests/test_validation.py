@@ -128,7 +128,8 @@ def test_checkpoint_restores_the_best_parameters(Estimator, small_noisy_tabular,
     losses = clf.history_[:, "valid_loss"]
     best = int(np.argmin(losses))
     assert clf.history_[best, "event_cp"] is True
-    for module, file in [("module_", "params.pt"), *(("module2_", "module2.pt"),) * bool(second)]:
+    saved_files = [("module_", "params.pt")] + ([("module2_", "module2.pt")] if second else [])
+    for module, file in saved_files:
         saved = torch.load(tmp_path / file, weights_only=True)
         for name, value in getattr(clf.net_, module).state_dict().items():
             assert torch.equal(value, saved[name]), name
