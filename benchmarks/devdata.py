@@ -148,8 +148,9 @@ FAMILIES = {
     "shapes": (_shapes, ConvNet),
 }
 
-#: DivideMix's augmentation for its two views, per family (tabular: noise; images, signals:
-#: shifts)
+#: DivideMix's augmentation for its two views, per family, as development runs before 2026-12-06
+#: used them (tabular: noise; images, signals: shifts); since then DivideMix variants get the
+#: estimator's default views (sklearn_unlocker.augment.default_views) unless they name `augment`
 AUGMENT = {"tab_multimodal": GaussianNoise(0.1), "tab_small": GaussianNoise(0.1),
            "tab_large": GaussianNoise(0.1), "mnist1d_mlp": GaussianNoise(0.1),
            "mnist1d_cnn": RandomShift(2), "shapes": RandomShift(1)}

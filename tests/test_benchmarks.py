@@ -142,3 +142,24 @@ def test_cleanlab_baseline_takes_images_with_a_nearly_empty_class():
     X = rng.normal(size=(len(y), 1, 6, 6)).astype(np.float32) + y[:, None, None, None]
     clf = CleanLearningPresent(3, random_state=0, module=ConvNet, max_epochs=2).fit(X, y)
     assert clf.predict(X[:5]).shape == (5,) and clf.py.shape == (3,)
+
+
+def test_paired_interval_and_label_issue_metrics_hand_checked():
+    from sklearn.utils import Bunch
+
+    from benchmarks.devgrid import label_issue_metrics, paired_interval
+
+    # mean 2, sd 1, t(0.975, 2) = 4.3027: half-width 4.3027 / sqrt(3) = 2.4841
+    low, high = paired_interval([1.0, 2.0, 3.0])
+    assert (low, high) == pytest.approx((2 - 2.48414, 2 + 2.48414), abs=1e-4)
+    # 6 samples, 2 classes (true counts 4 and 2: class 1 is the tail half); wrong labels at
+    # rows 0 and 4; flagged rows 0 and 5 (row 5 a clean tail sample)
+    data = Bunch(noise_mask=np.array([1, 0, 0, 0, 1, 0], bool), true_counts=np.array([4, 2]),
+                 y_train_true=np.array([0, 0, 0, 0, 1, 1]), classes=np.array([0, 1]))
+    scores = label_issue_metrics(data, np.array([1, 0, 0, 0, 0, 1], bool),
+                                 quality=np.array([0.1, 0.9, 0.8, 0.7, 0.2, 0.3]))
+    assert scores["issue_precision"] == 0.5 and scores["issue_recall"] == 0.5
+    assert scores["issues_flagged"] == 2
+    assert scores["clean_tail_flagged"] == 1.0  # the one clean tail sample, row 5
+    # wrong rows have qualities 0.1 and 0.2, the lowest two: a perfect ranking
+    assert scores["issue_auroc"] == 1.0
