@@ -54,7 +54,8 @@ DATASETS = {
 QUICK = dict(datasets=["digits", "tabular"], imbalance_ratios=[100.0],
              noises=["sym:0.4", "t2h:0.4"], seeds=[0, 1, 2],
              methods=["ce", "la_posthoc", "la_loss", "cleanlab", "small_loss", "unlocker",
-                      "dividemix+unlocker", "dynamic_loss", "ebomlc", "clean_ce"], jobs=2)
+                      "default", "dividemix+unlocker", "dynamic_loss", "ebomlc", "clean_ce"],
+             jobs=2)
 
 METRICS = ["balanced_accuracy", "many", "medium", "few", "prior_kl", "selection_precision",
            "selection_recall", "tau", "estimated_ir", "fit_seconds", "unlocker_share",

@@ -35,6 +35,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from ._rows import row_cross_entropy
 from .adjustment import (
     balanced_clean_subset,
     ema_update,
@@ -346,8 +347,8 @@ class TrainingEngine:
         alpha = torch.as_tensor(self.alpha, dtype=logits.dtype)
         # label quality: the probability of the given label on the logits the selection read
         selection = logits - alpha if self.config.row.in_selection else logits
-        self.label_quality = torch.softmax(selection.double(), dim=1)[
-            torch.arange(len(self.y)), torch.as_tensor(self.y, dtype=torch.long)].numpy()
+        self.label_quality = torch.exp(-row_cross_entropy(
+            selection.double(), torch.as_tensor(self.y, dtype=torch.long))).numpy()
         if self.config.row.in_prediction:  # what predict() gives for each training sample
             logits = logits - alpha
         self.predicted_labels = logits.argmax(dim=1).numpy()

@@ -1,5 +1,6 @@
 """UnlockerClassifier: the scikit-learn face of Unlocker (NeurIPS 2025)."""
 
+import inspect
 import warnings
 from numbers import Integral, Real
 
@@ -446,12 +447,12 @@ class UnlockerClassifier(NeuralClassifierBase):
     def _warn_ignored(self):
         """An UnlockerWarning naming the set parameters that this row does not read."""
         row = ROWS[self.logit_adjustment]
-        defaults = type(self)().get_params()
+        defaults = inspect.signature(type(self).__init__).parameters
         ignored = [name for name in self._TAU_KNOBS if not row.learns_tau] + [
             name for name in self._ADAPT_KNOBS if not row.adapts]
         if not row.adapts and isinstance(self.prior, str):
             ignored.append("prior")
-        changed = [name for name in ignored if getattr(self, name) != defaults[name]]
+        changed = [name for name in ignored if getattr(self, name) != defaults[name].default]
         if changed:
             warnings.warn(
                 f"{', '.join(changed)} {'is' if len(changed) == 1 else 'are'} ignored with "
