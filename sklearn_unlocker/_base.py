@@ -785,11 +785,11 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             One row per training sample, indexed by its position in the ``X``
             given to fit (with a ``train_split``, the validation rows have
             none): ``is_label_issue``,
-            ``label_quality`` (cleanlab's self-confidence: the final model's
-            probability of the given label, on the logits the method selects with,
-            ``z - alpha`` where the row adjusts selection; the mean logits of both
-            networks for DivideMix; it ranks, where a mixture's posterior saturates
-            at 0 and 1), ``clean_proba`` (the method's own probability that the
+            ``label_quality`` (the probability of the given label on the raw
+            logits, averaged over the fit's score passes: every epoch after the
+            warm-up and the final model, the mean logits of both networks for
+            DivideMix; it ranks, where a mixture's posterior saturates at 0 and 1),
+            ``clean_proba`` (the method's own probability that the
             label is clean, e.g. the small-loss mixture's posterior, the one
             ``is_label_issue`` thresholds), ``given_label``,
             ``predicted_label`` (what :meth:`predict` gives for the sample),

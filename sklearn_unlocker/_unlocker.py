@@ -279,9 +279,10 @@ class UnlockerClassifier(NeuralClassifierBase):
         Final clean probability of each training sample (the strategy's verdict,
         which ``label_issues_`` thresholds).
     label_quality_ : ndarray of shape (n_samples,)
-        The final model's probability of each training sample's given label, on
-        the logits the strategy selects with: the ``label_quality`` that
-        :meth:`find_label_issues` ranks by.
+        Each training sample's probability of its given label on the raw logits,
+        averaged over the fit's score passes (every epoch after the warm-up and
+        the final model): the ``label_quality`` that :meth:`find_label_issues`
+        ranks by.
     corrected_labels_ : ndarray of shape (n_samples,)
         Final label of each training sample (the given one where clean), in the
         original label values.

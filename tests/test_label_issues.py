@@ -9,6 +9,7 @@ from sklearn_unlocker import (
     MetaLabelCorrectionClassifier,
     UnlockerClassifier,
 )
+from sklearn_unlocker._engine import TrainingEngine
 
 FAST = dict(max_epochs=12, warmup_epochs=3, random_state=0)
 
@@ -35,19 +36,62 @@ def fitted(request, data):
     return request.param, ESTIMATORS[request.param]().fit(data.X_train, data.y_train)
 
 
-def test_label_quality_is_the_given_labels_probability_on_the_selection_logits(fitted, data):
-    name, clf = fitted
-    table = clf.find_label_issues()
+def _softmax(logits):
+    proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture
+def score_passes(monkeypatch):
+    """The raw logits of every score pass of the fits made while it is in use."""
+    passes = []
+    update = TrainingEngine._update
+
+    def spy(self, net):
+        logits = update(self, net)
+        passes.append(logits.double().numpy().copy())
+        return logits
+
+    monkeypatch.setattr(TrainingEngine, "_update", spy)
+    return passes
+
+
+def _mean_given_proba(passes, given):
+    return np.mean([_softmax(z)[np.arange(len(given)), given] for z in passes], axis=0)
+
+
+def test_label_quality_is_the_given_labels_mean_probability_over_the_score_passes(
+        data, score_passes):
+    # each epoch's score pass (and the final one) adds the probability of the given label on
+    # the raw logits; label_quality is the mean (Dataset Cartography's confidence)
+    clf = UnlockerClassifier(**FAST).fit(data.X_train, data.y_train)
     given = np.searchsorted(clf.classes_, data.y_train)
-    if name == "dividemix_la":  # "loss": selection on z - alpha, prediction on raw z
-        logits = clf.decision_function(data.X_train) - clf.adjustment_
-        proba = np.exp(logits - logits.max(axis=1, keepdims=True))
-        proba /= proba.sum(axis=1, keepdims=True)
-    else:  # the other rows select on the logits they predict with
-        proba = clf.predict_proba(data.X_train)
-    np.testing.assert_allclose(table["label_quality"], proba[np.arange(len(given)), given],
-                               rtol=1e-4, atol=1e-6)
-    np.testing.assert_array_equal(table["clean_proba"], clf.clean_proba_)
+    assert len(score_passes) == FAST["max_epochs"] - FAST["warmup_epochs"] + 1
+    expected = _mean_given_proba(score_passes, given)
+    np.testing.assert_allclose(clf.label_quality_, expected, rtol=1e-10)
+    np.testing.assert_array_equal(clf.find_label_issues()["label_quality"], clf.label_quality_)
+    # the raw logits, not the adjusted ones the selection reads: the last pass is the model
+    assert np.any(clf.adjustment_ != 0)
+    np.testing.assert_allclose(score_passes[-1], clf.decision_function(data.X_train),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_a_warm_start_on_the_same_labels_goes_on_with_the_mean(data, score_passes):
+    params = dict(FAST, max_epochs=4, warmup_epochs=2)
+    given = np.searchsorted(np.unique(data.y_train), data.y_train)
+    clf = UnlockerClassifier(**params).fit(data.X_train, data.y_train)
+    clf.set_params(warm_start=True, max_epochs=2).fit(data.X_train, data.y_train)
+    assert len(score_passes) == 6  # epochs 3, 4 and the end, then 5, 6 and the end
+    np.testing.assert_allclose(clf.label_quality_, _mean_given_proba(score_passes, given),
+                               rtol=1e-10)
+    # other labels: the mean of this fit's passes only
+    flipped = data.y_train.copy()
+    flipped[:5] = flipped[5:10]
+    del score_passes[:]
+    clf.fit(data.X_train, flipped)
+    assert len(score_passes) == 3
+    np.testing.assert_allclose(clf.label_quality_, _mean_given_proba(
+        score_passes, np.searchsorted(clf.classes_, flipped)), rtol=1e-10)
 
 
 def test_every_estimator_flags_and_ranks_wrong_labels(fitted, data):

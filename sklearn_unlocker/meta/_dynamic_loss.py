@@ -102,7 +102,8 @@ class DynamicLossClassifier(MetaClassifierBase):
     clean_proba_ : ndarray of shape (n_samples,)
         Softmax probability of each training sample's given label.
     label_quality_ : ndarray of shape (n_samples,)
-        The final model's probability of each training sample's given label:
+        Each training sample's probability of its given label, averaged over the
+        fit's score passes (every epoch after the warm-up and the final model):
         the ``label_quality`` that :meth:`find_label_issues` ranks by.
     strategy_ : DynamicLossStrategy
         The fitted strategy.

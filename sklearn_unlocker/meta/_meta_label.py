@@ -114,7 +114,8 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         Softmax probability of each training sample's given label (ranks the
         automatic trusted set).
     label_quality_ : ndarray of shape (n_samples,)
-        The final model's probability of each training sample's given label:
+        Each training sample's probability of its given label, averaged over the
+        fit's score passes (every epoch after the warm-up and the final model):
         the ``label_quality`` that :meth:`find_label_issues` ranks by.
     strategy_ : MetaLabelStrategy
         The fitted strategy.
