@@ -14,6 +14,8 @@ import copy
 import dataclasses
 import difflib
 import inspect
+import io
+import pickle
 import time
 import warnings
 from numbers import Integral, Real
@@ -44,13 +46,34 @@ from ._inputs import (
     dataset_labels,
     is_dataset,
 )
-from ._net import TensorBatchIterator, TrainingNet
+from ._net import TensorBatchIterator, TrainingNet, map_location
 from ._sklearn_compat import Interval, StrOptions, check_sample_weight
 from .augment import default_views
 from .exceptions import UnlockerWarning
 from .modules import MLP
 
 __all__ = ["NeuralClassifierBase"]
+
+
+def _on_host(values):
+    """A tensor (on any device, with or without grad) as a numpy array; others as given."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().numpy()
+    return values
+
+
+class _MappedUnpickler(pickle.Unpickler):
+    """pickle's Unpickler, but torch storages load onto ``location`` (as skorch's own)."""
+
+    def __init__(self, file, location):
+        super().__init__(file)
+        self.location = location
+
+    def find_class(self, module, name):
+        if (module, name) == ("torch.storage", "_load_from_bytes"):
+            return lambda data: torch.load(io.BytesIO(data), map_location=self.location,
+                                           weights_only=False)
+        return super().find_class(module, name)
 
 _SEED_MAX = 2**31 - 1
 
@@ -197,6 +220,26 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 setattr(self, name, named)
         return super().set_params(**params) if params else self
 
+    # the fitted state beside skorch's net (which maps its own): the strategy's networks,
+    # optimizer states and frozen copies may live on a GPU
+    _DEVICE_STATE = "__device_state__"
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # object's is the instance's own __dict__
+        fitted = {key: state.pop(key) for key in [k for k in state if k.endswith("_")
+                                                  and k not in ("net_", "device_")]}
+        if fitted:
+            state[self._DEVICE_STATE] = pickle.dumps(fitted)
+        return state
+
+    def __setstate__(self, state):
+        if self._DEVICE_STATE in state:
+            state = dict(state)
+            location = map_location(state.get("device_", "cpu"))
+            state.update(_MappedUnpickler(io.BytesIO(state.pop(self._DEVICE_STATE)),
+                                          location).load())
+        super().__setstate__(state)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
@@ -237,7 +280,9 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                     "y must be None (skorch's convention), got an array beside it")
             with torch.random.fork_rng(devices=[]):  # a transform may draw: leave global RNG
                 y = np.asarray(dataset_labels(X, self._loader_options("iterator_valid")))
-                sample_shape = tuple(DatasetInputs(X)[:1].shape[1:])
+                first = DatasetInputs(X)[:1]
+            sample_shape = tuple(first.shape[1:])
+            self._check_streamed_device(first)
             self._dataset_classes_ = _class_names(X)
             if y.ndim != 1:
                 raise ValueError(f"the dataset's labels must be one per sample; got an array "
@@ -249,11 +294,13 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             if hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
         else:
-            X, y = validate_data(self, X, y, allow_nd=True, dtype=np.float32,
-                                 ensure_min_samples=2, y_numeric=False)
+            X, y = validate_data(self, _on_host(X), _on_host(y), allow_nd=True,
+                                 dtype=np.float32, ensure_min_samples=2, y_numeric=False)
             sample_shape = tuple(X.shape[1:])
             self._dataset_classes_ = None
         check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = _on_host(sample_weight)
         if self.classes is None:
             self.classes_ = np.unique(y)
         else:
@@ -280,6 +327,22 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 )
         self.input_shape_ = sample_shape
         return X, y_encoded, sample_weight
+
+    def _check_streamed_device(self, first):
+        """A Dataset may yield tensors on a GPU, but not to worker processes or pinning."""
+        if first.device.type == "cpu":
+            return
+        for prefix in ("iterator_train", "iterator_valid"):
+            options = self._loader_options(prefix)
+            if options.get("num_workers", 0) or options.get("pin_memory", False):
+                cannot = "pin" if options.get("pin_memory") else "send from worker processes"
+                raise ValueError(
+                    f"the Dataset yields tensors on {first.device}, which {prefix}'s "
+                    f"DataLoader cannot {cannot} "
+                    f"({prefix}__num_workers={options.get('num_workers', 0)}, "
+                    f"{prefix}__pin_memory={options.get('pin_memory', False)}); return CPU "
+                    f"tensors from the Dataset (the fit moves each batch to its device) or "
+                    f"set {prefix}__num_workers=0 and {prefix}__pin_memory=False")
 
     def _loader_options(self, prefix):
         """The user's routed ``DataLoader`` options of an iterator (``iterator_train__*``)."""
@@ -341,16 +404,32 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             device = torch.device(accelerator.device)  # cannot map to: "cpu"
             return "cpu" if device.type == "cpu" else str(device)
         if str(self.device) == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            self._check_precision(device)
+            return device
         try:
             device = torch.device(self.device)
         except (RuntimeError, TypeError) as error:
             raise ValueError(f"device={self.device!r} is not a torch device; use 'auto', 'cpu', "
                              f"'cuda' or 'cuda:<index>' ({error})") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={self.device!r} but torch finds no CUDA device here; use "
-                             f"device='auto' (CUDA when available, else the CPU) or 'cpu'")
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ValueError(f"device={self.device!r} but torch finds no CUDA device here; "
+                                 f"use device='auto' (CUDA when available, else the CPU) or "
+                                 f"'cpu'")
+            if device.index is not None and device.index >= torch.cuda.device_count():
+                raise ValueError(f"device={self.device!r} but this machine has "
+                                 f"{torch.cuda.device_count()} CUDA device(s), numbered from 0")
+        self._check_precision(str(self.device))
         return str(self.device)
+
+    def _check_precision(self, device):
+        """bfloat16 autocast needs a device that computes in it (CUDA from Ampere on)."""
+        if (self.mixed_precision == "bfloat16" and torch.device(device).type == "cuda"
+                and not torch.cuda.is_bf16_supported(including_emulation=False)):
+            raise ValueError(f"mixed_precision='bfloat16' but {device} "
+                             f"({torch.cuda.get_device_name(device)}) does not compute in "
+                             f"bfloat16; leave mixed_precision=None")
 
     def _module_and_params(self, n_classes):
         module = MLP if self.module is None else self.module
@@ -750,12 +829,12 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             raise ValueError("give both X_trusted and y_trusted, or neither")
         if X_trusted is None:
             return None
-        X_trusted = check_array(X_trusted, allow_nd=True, dtype=np.float32,
+        X_trusted = check_array(_on_host(X_trusted), allow_nd=True, dtype=np.float32,
                                 input_name="X_trusted")
         if tuple(X_trusted.shape[1:]) != self.input_shape_:
             raise ValueError(f"X_trusted has samples of shape {tuple(X_trusted.shape[1:])}, "
                              f"X has {self.input_shape_}")
-        y_trusted = np.asarray(y_trusted)
+        y_trusted = np.asarray(_on_host(y_trusted))
         if y_trusted.shape != (len(X_trusted),):
             raise ValueError(f"y_trusted must have shape ({len(X_trusted)},), "
                              f"got {y_trusted.shape}")
@@ -833,7 +912,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             with torch.random.fork_rng(devices=[]):  # a transform may draw: leave global RNG
                 shape = tuple(X[:1].shape[1:])
         else:
-            X = validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32)
+            X = validate_data(self, _on_host(X), reset=False, allow_nd=True, dtype=np.float32)
             shape = tuple(X.shape[1:])
             X = torch.from_numpy(np.ascontiguousarray(X))
         if shape != self.input_shape_:

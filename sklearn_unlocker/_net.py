@@ -56,6 +56,28 @@ def _on_batch_statistics(norms):
             norm.train(training)
 
 
+def map_location(device):
+    """Where tensors saved on ``device`` load on this machine.
+
+    The CPU where there is no CUDA, the current CUDA device in place of an index
+    this machine does not have (a model pickled by process k of a multi-GPU fit
+    holds ``cuda:k``), else ``device``.
+
+    Examples
+    --------
+    >>> str(map_location("cpu"))
+    'cpu'
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            return torch.device("cuda")
+    return device
+
+
+
 class TensorBatchIterator:
     """Mini-batches by slicing in-memory tensors: skorch's ``iterator_train`` without a DataLoader.
 
@@ -180,6 +202,14 @@ class TrainingNet(NeuralNet):
         self._prepared_loaders = set()
         self._buffers_apart = False  # a training step ran since the buffers last agreed
         self._refreshing = False  # inside batch_statistics(): the score pass re-estimates them
+
+    def __setstate__(self, state):
+        # skorch loads on the pickled device, or the CPU without CUDA; a CUDA index this
+        # machine lacks (process k of a multi-GPU fit) becomes the current device
+        device = state.get("device")
+        if device is not None and torch.cuda.is_available():
+            state = {**state, "device": str(map_location(device))}
+        super().__setstate__(state)
 
     def autocast(self):
         """The forward passes' mixed-precision context: the accelerator's, else bfloat16

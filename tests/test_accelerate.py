@@ -50,7 +50,8 @@ def _dataset(data):
 def test_one_process_trains_the_same_model_as_without(strategy, kind, small_noisy_tabular):
     data = small_noisy_tabular
     X, y = (data.X_train, data.y_train) if kind == "arrays" else (_dataset(data), None)
-    plain = UnlockerClassifier(strategy=strategy, **FAST).fit(X, y)
+    # the CPU on any host: device="auto" would train on a GPU where there is one
+    plain = UnlockerClassifier(strategy=strategy, device="cpu", **FAST).fit(X, y)
     accelerated = UnlockerClassifier(strategy=strategy, accelerator=_cpu(), **FAST).fit(X, y)
     np.testing.assert_array_equal(accelerated.predict_proba(data.X_test),
                                   plain.predict_proba(data.X_test))

@@ -1,5 +1,6 @@
 """What the two meta-learning faces share: the fit signature, the trusted set, attributes."""
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,6 +11,12 @@ from .._engine import ROWS, Config
 from .._sklearn_compat import Interval
 
 __all__ = ["MetaClassifierBase"]
+
+
+def _cpu_copy(module):
+    """A CPU copy of a fitted strategy's module, in evaluation mode, for the estimator's own
+    attributes: the strategy keeps its module where it trains (a warm start goes on with it)."""
+    return copy.deepcopy(module).cpu().eval()
 
 
 class MetaClassifierBase(NeuralClassifierBase):

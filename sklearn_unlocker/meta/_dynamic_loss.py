@@ -7,7 +7,7 @@ import torch
 
 from .._sklearn_compat import Interval
 from ..strategies import DynamicLossStrategy, LabelCorrector, MarginGenerator
-from ._base import MetaClassifierBase
+from ._base import MetaClassifierBase, _cpu_copy
 
 __all__ = ["DynamicLossClassifier", "LabelCorrector", "MarginGenerator"]
 
@@ -186,8 +186,8 @@ class DynamicLossClassifier(MetaClassifierBase):
     def _fitted_attributes(self, engine):
         super()._fitted_attributes(engine)
         strategy = engine.strategy
-        self.label_corrector_ = strategy.label_corrector_.cpu().eval()
-        self.margin_generator_ = strategy.margin_generator_.cpu().eval()
+        self.label_corrector_ = _cpu_copy(strategy.label_corrector_)
+        self.margin_generator_ = _cpu_copy(strategy.margin_generator_)
         with torch.no_grad():
             self.margins_ = self.margin_generator_().numpy().astype(np.float64)
         self.label_weights_ = self.label_corrector_.table()

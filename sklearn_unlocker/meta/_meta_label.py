@@ -7,7 +7,7 @@ import torch
 
 from .._sklearn_compat import Interval, StrOptions
 from ..strategies import MetaLabelModel, MetaLabelStrategy
-from ._base import MetaClassifierBase
+from ._base import MetaClassifierBase, _cpu_copy
 
 __all__ = ["MetaLabelCorrectionClassifier", "MetaLabelModel"]
 
@@ -217,7 +217,7 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
     def _fitted_attributes(self, engine):
         super()._fitted_attributes(engine)
         strategy = engine.strategy
-        self.meta_model_ = strategy.meta_model_.cpu().eval()
+        self.meta_model_ = _cpu_copy(strategy.meta_model_)
         epochs = [epoch for epoch, _ in strategy.betas_]
         betas = np.asarray([beta for _, beta in strategy.betas_])
         self.barrier_history_ = np.asarray([betas[np.asarray(epochs) == e].mean()

@@ -126,12 +126,14 @@ class MetaStrategy(BaseStrategy):
 def penultimate_features(module, X, feature_extractor=None):
     """Features h(x) (detached) and logits of a batch.
 
-    h(x) is ``feature_extractor(X)`` when given, else the input of the module's
-    last ``torch.nn.Linear`` layer.
+    h(x) is ``feature_extractor(X)`` when given (numpy arrays and tensors on any
+    device are moved to ``X``'s device), else the input of the module's last
+    ``torch.nn.Linear`` layer.
     """
     if feature_extractor is not None:
         with torch.no_grad():
-            features = torch.as_tensor(feature_extractor(X)).float()
+            # numpy or a tensor on another device: onto the batch's device
+            features = torch.as_tensor(feature_extractor(X), device=X.device).float()
         return features.reshape(len(X), -1), module(X)
     with PenultimateTap(module) as tap:
         logits = module(X)
