@@ -1,5 +1,7 @@
-"""``python -m benchmarks {run,overhead,devgrid,trajectories,streaming} ...``: accuracy grid,
-cost, development grid, per-epoch diagnostics, streaming from an on-disk image folder."""
+"""``python -m benchmarks {run,overhead,devgrid,trajectories,streaming,syncs,label_quality,gpu}
+...``: accuracy grid, cost, development grid, per-epoch diagnostics, streaming from an on-disk
+image folder, host synchronisations per training batch, label_quality's candidates, the first
+run on a GPU."""
 
 import sys
 
@@ -8,13 +10,13 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"run": "benchmarks.run", "overhead": "benchmarks.overhead",
                 "devgrid": "benchmarks.devgrid", "trajectories": "benchmarks.trajectories",
-                "streaming": "benchmarks.streaming"}
+                "streaming": "benchmarks.streaming", "syncs": "benchmarks.syncs",
+                "label_quality": "benchmarks.label_quality", "gpu": "benchmarks.gpu"}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]  (--help for each)")
         return 2
     module = __import__(commands[argv[0]], fromlist=["main"])
-    module.main(argv[1:])
-    return 0
+    return module.main(argv[1:]) or 0
 
 
 if __name__ == "__main__":

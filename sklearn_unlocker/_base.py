@@ -243,7 +243,10 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
-        tags.non_deterministic = False
+        # bit for bit on the CPU; on CUDA, atomic-add kernels may differ in the last bits
+        device = str(getattr(self, "device", "cpu"))
+        tags.non_deterministic = device.startswith("cuda") or (
+            device == "auto" and torch.cuda.is_available())
         return tags
 
     # --- fitting -------------------------------------------------------------------
@@ -546,6 +549,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             "iterator_train__shuffle": True,
             "iterator_train__generator": generator,
         }
+        if not streamed and torch.device(device).type == "cuda":
+            params["iterator_train__pin_memory"] = True  # asynchronous batch copies
         if streamed and n_train % self.batch_size == 1:
             # TensorBatchIterator merges a last batch of one sample; a DataLoader drops it
             # (a random one each epoch), so that batch norm never sees a batch of size 1
@@ -598,12 +603,27 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
 
     @contextlib.contextmanager
     def _seeded(self, device, random_state):
-        """Seed torch inside a forked RNG: global state is untouched once fit returns."""
+        """Seed torch inside a forked RNG: global state is untouched once fit returns.
+
+        On CUDA, cuDNN runs its deterministic algorithms during the fit (its
+        settings are restored after): convolutions give the same model for the same
+        ``random_state``. Kernels that add with atomics (e.g. the backward of
+        ``index_add`` and ``scatter_add``) may still differ in the last bits from
+        run to run; the estimator's tag ``non_deterministic`` says so on CUDA.
+        """
         seed = int(check_random_state(random_state).randint(_SEED_MAX))
-        devices = [torch.device(device).index or 0] if str(device).startswith("cuda") else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            yield seed
+        cuda = torch.device(device).type == "cuda"
+        devices = [torch.device(device).index or 0] if cuda else []
+        cudnn = torch.backends.cudnn
+        settings = cudnn.deterministic, cudnn.benchmark
+        try:
+            if cuda:
+                cudnn.deterministic, cudnn.benchmark = True, False
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(seed)
+                yield seed
+        finally:
+            cudnn.deterministic, cudnn.benchmark = settings
 
     def _fit(self, X, y, sample_weight=None, X_trusted=None, y_trusted=None):
         start = time.perf_counter()

@@ -128,7 +128,9 @@ class Procedure(Protocol):
     ``train_step(net, X, indices)`` from ``train_step_single`` (forward, loss,
     backward; returns skorch's ``{"loss", "y_pred"}``); ``loss(y_pred, indices)``
     from ``get_loss``; ``prediction_logits(net, X)`` (the logits the estimator
-    predicts with) from ``validation_step`` and ``evaluation_step``. The
+    predicts with) from ``validation_step`` and ``evaluation_step``;
+    ``check_loss(net, value, X)`` from ``on_batch_end`` with the training loss
+    skorch logged (a non-finite loss stops the fit there). The
     estimator calls ``end_training(net)`` once skorch's training is over, after
     every callback's ``on_train_end`` (so that the final update sees the
     parameters a ``Checkpoint(load_best=True)`` restored).
@@ -145,6 +147,8 @@ class Procedure(Protocol):
     def loss(self, y_pred, indices): ...
 
     def prediction_logits(self, net, X): ...
+
+    def check_loss(self, net, value, X): ...
 
     def end_training(self, net): ...
 
@@ -173,7 +177,7 @@ class TrustedSet:
         self.device = device
         self.generator = generator
         self.indices = np.empty(0, dtype=np.intp)
-        self._member = torch.zeros(len(self._y_train), dtype=torch.bool, device=device)
+        self._member = torch.zeros(len(self._y_train), dtype=torch.bool)  # on the host
         self._weights = None if y is None else self._class_weights(self._y)
         self._stale = False  # member and weights follow indices lazily: only meta steps use them
 
@@ -194,14 +198,15 @@ class TrustedSet:
 
     def _sync(self):
         if self._stale:
-            self._member = torch.zeros(len(self._y_train), dtype=torch.bool, device=self.device)
-            self._member[torch.as_tensor(self.indices, device=self.device)] = True
+            self._member = torch.zeros(len(self._y_train), dtype=torch.bool)
+            self._member[torch.from_numpy(self.indices)] = True
             self._weights = self._class_weights(self._y_train[self.indices])
             self._stale = False
 
     @property
     def member(self):
-        """torch.Tensor of bool, shape (n_samples,): which training samples are in the set."""
+        """torch.Tensor of bool, shape (n_samples,), on the host: which training samples are
+        in the set."""
         self._sync()
         return self._member
 
@@ -214,10 +219,11 @@ class TrustedSet:
         Parameters
         ----------
         indices : torch.Tensor of int64
+            On the host (``BatchTargets.host_indices``).
 
         Returns
         -------
-        mask : torch.Tensor of bool
+        mask : torch.Tensor of bool, on the host
         """
         return self.member[indices]
 
@@ -247,7 +253,8 @@ class TrustedSet:
         else:
             chosen = self.indices[rows]
             X, y = self._X_train[chosen], self._y_train[chosen]
-        return X.to(self.device), torch.as_tensor(y, dtype=torch.long, device=self.device)
+        return (X.to(self.device, non_blocking=True),
+                torch.as_tensor(y, dtype=torch.long).to(self.device, non_blocking=True))
 
 
 class TrainingEngine:
@@ -479,8 +486,11 @@ class TrainingEngine:
         self.unit_weight = bool(np.all(sample_weight * weights == 1.0))
         as_tensor = torch.as_tensor
         device = self.device
+        # the strategy's own fields also stay on the host, where a batch's masks are built
+        self.host_tensors = {name: torch.as_tensor(np.ascontiguousarray(value))
+                             for name, value in extra.items()}
         self.epoch_tensors = {
-            **{name: as_tensor(np.asarray(value), device=device) for name, value in extra.items()},
+            **{name: tensor.to(device) for name, tensor in self.host_tensors.items()},
             "target": as_tensor(np.where(clean, self.y, corrected), dtype=torch.long,
                                 device=device),
             "weight": as_tensor(sample_weight * weights, dtype=torch.float32, device=device),
@@ -494,8 +504,9 @@ class TrainingEngine:
                                 if self.config.row.in_loss else None)
 
     def _targets(self, indices):
-        return BatchTargets(indices.to(self.device), self.epoch_tensors, self.loss_adjustment,
-                            self.unit_weight)
+        return BatchTargets(indices.to(self.device, non_blocking=True), self.epoch_tensors,
+                            self.loss_adjustment, self.unit_weight, host_indices=indices,
+                            host_tensors=self.host_tensors)
 
     def train_step(self, net, X, indices):
         """One mini-batch: the strategy's loss, then backward (skorch steps the optimizer).
@@ -503,15 +514,18 @@ class TrainingEngine:
         A strategy that sets the gradients itself (the meta-learning ones) returns a
         loss without grad, and nothing is back-propagated here.
         """
-        X = X.to(net.device)
+        X = X.to(net.device, non_blocking=True)  # asynchronous from pinned memory (CUDA)
         with net.autocast():
             loss, logits = self.strategy.train_step(net, X, self._targets(indices), self.context)
-        value = float(loss.detach())  # skorch reads it for its history anyway
-        if not math.isfinite(value):
-            raise FloatingPointError(self._diverged(net, f"the training loss became {value}", X))
         if loss.requires_grad:
             net.backward(loss)
         return {"loss": loss, "y_pred": logits}
+
+    def check_loss(self, net, value, X):
+        """Stop a fit whose logged training loss (skorch's read of the step's loss) is not
+        finite; read there, the check costs the device no synchronisation of its own."""
+        if not math.isfinite(value):
+            raise FloatingPointError(self._diverged(net, f"the training loss became {value}", X))
 
     def _diverged(self, net, what, X):
         """The message for a fit that went non-finite: where, and the likely causes."""

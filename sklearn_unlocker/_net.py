@@ -78,6 +78,19 @@ def map_location(device):
 
 
 
+def to_host(values, dtype=torch.float32):
+    """``values`` copied to the host without waiting (call :func:`wait_for_copies` before
+    reading them): on CUDA into pinned memory, on the CPU a plain conversion."""
+    return values.to("cpu", dtype, non_blocking=True)
+
+
+def wait_for_copies(device):
+    """Let the asynchronous copies to the host made on ``device`` finish (one wait per
+    pass, where a blocking copy per batch would wait each time)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.current_stream(torch.device(device)).synchronize()
+
+
 class TensorBatchIterator:
     """Mini-batches by slicing in-memory tensors: skorch's ``iterator_train`` without a DataLoader.
 
@@ -96,10 +109,14 @@ class TensorBatchIterator:
         Draw a new permutation at each pass.
     generator : torch.Generator, default=None
         Source of the permutations.
-    num_workers, pin_memory
+    num_workers : int, default=0
         Accepted for ``DataLoader`` compatibility and unused: slicing tensors in
         memory needs no workers (a ``Dataset`` given to ``fit`` goes through a
-        ``DataLoader``, where they apply).
+        ``DataLoader``, where it applies).
+    pin_memory : bool, default=False
+        Yield batches in pinned (page-locked) memory where CUDA is available, so
+        that their copy to the GPU is asynchronous; the estimators set it for a
+        fit on CUDA.
 
     Examples
     --------
@@ -116,6 +133,7 @@ class TensorBatchIterator:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
+        self.pin_memory = pin_memory and torch.cuda.is_available()
         self.accelerator = None
 
     def shard(self, accelerator):
@@ -163,7 +181,10 @@ class TensorBatchIterator:
             order = broadcast(order.to(self.accelerator.device), from_process=0).cpu()
         for start, stop in self._mine(self._bounds()):
             rows = slice(start, stop) if order is None else order[start:stop]
-            yield self.X[rows], None if self.y is None else self.y[rows]
+            X, y = self.X[rows], None if self.y is None else self.y[rows]
+            if self.pin_memory:  # so that the copy to the GPU is asynchronous
+                X, y = X.pin_memory(), None if y is None else y.pin_memory()
+            yield X, y
 
 
 class TrainingNet(NeuralNet):
@@ -438,6 +459,9 @@ class TrainingNet(NeuralNet):
 
     def on_batch_end(self, net, batch=None, training=None, **kwargs):
         super().on_batch_end(net, batch=batch, training=training, **kwargs)
+        if training and self.procedure is not None:
+            self.procedure.check_loss(self, self.history[-1, "batches", -1, "train_loss"],
+                                      unpack_data(batch)[0])
         if training and "step_batch_size" in kwargs:  # the weight of the step's logged loss
             self.history.record_batch("train_batch_size", kwargs["step_batch_size"])
 
@@ -574,7 +598,8 @@ class TrainingNet(NeuralNet):
                 for _, _, batch in iter_batches(X, batch_size):
                     batch = batch.to(self.device, non_blocking=True)
                     for network, out in zip(modules, outputs, strict=True):
-                        out.append(network(batch).float().cpu())
+                        out.append(to_host(network(batch)))
+            wait_for_copies(self.device)
             outputs = [torch.cat(out) if out else torch.empty(0, 0) for out in outputs]
         for network, training in zip(modules, was_training, strict=True):
             network.train(training)
@@ -596,15 +621,11 @@ class TrainingNet(NeuralNet):
         else:  # a tensor: each batch gathered from it, never the whole set copied
             batches = ((start, min(start + size, n), X[order[start:start + size]])
                        for start in range(0, n, size))
-        outputs = [None] * len(modules)
+        pieces = []
 
-        def score(start, stop, batch):  # each network's logits, put back at the rows' places
+        def score(start, stop, batch):  # each network's logits, copied back asynchronously
             batch = batch.to(self.device, non_blocking=True)
-            for i, network in enumerate(modules):
-                out = network(batch).float().cpu()
-                if outputs[i] is None:
-                    outputs[i] = torch.empty(n, *out.shape[1:])
-                outputs[i][order[start:stop]] = out
+            pieces.append((start, stop, [to_host(network(batch)) for network in modules]))
 
         single = []
         with _on_batch_statistics(norms), torch.inference_mode(), self.autocast():
@@ -616,4 +637,11 @@ class TrainingNet(NeuralNet):
         with torch.inference_mode(), self.autocast():
             for start, stop, batch in single:
                 score(start, stop, batch)
+        wait_for_copies(self.device)
+        outputs = [None] * len(modules)
+        for start, stop, logits in pieces:  # put back at the rows' places
+            for i, out in enumerate(logits):
+                if outputs[i] is None:
+                    outputs[i] = torch.empty(n, *out.shape[1:])
+                outputs[i][order[start:stop]] = out
         return outputs

@@ -41,24 +41,25 @@ def test_mlcd_barrier_coefficient_hand_checked_and_clipped_at_zero():
     # |grad Q|^2 = 1 + 1 + 4 = 6, phi = 0.25 * 6 = 1.5
     grad_Q_w, grad_Q_a = _t([1.0, 1.0]), _t([2.0])
     # grad_w F . grad_w Q = -1: beta = (1.5 + 1) / 6
-    assert mlcd_beta(_t([-1.0, 0.0]), grad_Q_w, grad_Q_a, 0.25) == pytest.approx(2.5 / 6)
+    assert float(mlcd_beta(_t([-1.0, 0.0]), grad_Q_w, grad_Q_a, 0.25)) == pytest.approx(2.5 / 6)
     # grad_w F . grad_w Q = 4 > phi: (1.5 - 4) / 6 < 0, clipped to 0
-    assert mlcd_beta(_t([2.0, 2.0]), grad_Q_w, grad_Q_a, 0.25) == 0.0
-    assert mlcd_beta(_t([1.0, 1.0]), _t([0.0, 0.0]), _t([0.0]), 0.25) == 0.0  # no grad Q
+    assert float(mlcd_beta(_t([2.0, 2.0]), grad_Q_w, grad_Q_a, 0.25)) == 0.0
+    assert float(mlcd_beta(_t([1.0, 1.0]), _t([0.0, 0.0]), _t([0.0]), 0.25)) == 0.0  # no grad Q
 
 
 def test_ebomlc_barrier_coefficient_hand_checked_and_clipped_at_zero():
     grad_Q_w, grad_Q_a = _t([1.0, 1.0]), _t([2.0])
     # Eq. 11: delta - grad_w F . grad_w Q / |grad Q|^2 = 0.25 + 1 / 6
-    assert ebomlc_beta(_t([-1.0, 0.0]), grad_Q_w, grad_Q_a, 0.25) == pytest.approx(0.25 + 1 / 6)
-    assert ebomlc_beta(_t([2.0, 2.0]), grad_Q_w, grad_Q_a, 0.25) == 0.0  # 0.25 - 4/6 < 0
+    beta = float(ebomlc_beta(_t([-1.0, 0.0]), grad_Q_w, grad_Q_a, 0.25))
+    assert beta == pytest.approx(0.25 + 1 / 6)
+    assert float(ebomlc_beta(_t([2.0, 2.0]), grad_Q_w, grad_Q_a, 0.25)) == 0.0  # 0.25 - 4/6 < 0
     # Eq. 10's alignment term: phi_bar = delta |grad Q|^2 + grad_a F . grad_a Q; solving
     # Eq. 5 with grad F = (grad_w F, grad_a F) gives (phi_bar - grad F . grad Q) / |grad Q|^2
     grad_F_w, grad_F_a = _t([-1.0, 0.5]), _t([3.0])
     norm = float(flat_dot(grad_Q_w, grad_Q_w) + flat_dot(grad_Q_a, grad_Q_a))
     phi_bar = 0.25 * norm + float(flat_dot(grad_F_a, grad_Q_a))
     general = (phi_bar - float(flat_dot(grad_F_w + grad_F_a, grad_Q_w + grad_Q_a))) / norm
-    assert ebomlc_beta(grad_F_w, grad_Q_w, grad_Q_a, 0.25) == pytest.approx(max(general, 0))
+    assert float(ebomlc_beta(grad_F_w, grad_Q_w, grad_Q_a, 0.25)) == pytest.approx(max(general, 0))
 
 
 def test_mixture_upper_loss_hand_checked():

@@ -169,6 +169,9 @@ class BatchTargets:
     sample_weight : torch.Tensor of float, shape (batch,)
     indices : torch.Tensor of int64, shape (batch,)
         Positions of the batch's samples in the training set.
+    host_indices : torch.Tensor of int64, shape (batch,)
+        The same positions in host memory: masks and gathers over per-sample
+        arrays a strategy keeps on the host cost the device no synchronisation.
     adjustment : torch.Tensor of shape (n_classes,) or None
         alpha as the loss should apply it to clean samples (``z + alpha``); ``None``
         when the logit adjustment is not part of the loss.
@@ -197,8 +200,11 @@ class BatchTargets:
     0.412
     """
 
-    def __init__(self, rows, epoch_tensors, adjustment, unit_weight=False):
+    def __init__(self, rows, epoch_tensors, adjustment, unit_weight=False, host_indices=None,
+                 host_tensors=None):
         self.indices = rows
+        self._host_indices = host_indices
+        self._host = host_tensors or {}
         self._epoch = epoch_tensors
         self.adjustment = adjustment
         self.unit_weight = unit_weight
@@ -211,19 +217,54 @@ class BatchTargets:
             return value
         raise AttributeError(f"{type(self).__name__} has no field {name!r}")
 
+    @property
+    def host_indices(self):
+        if self._host_indices is None:  # a copy from the device, once
+            self._host_indices = self.indices.cpu()
+        return self._host_indices
+
+    def host(self, name):
+        """The batch's rows of a per-sample field, in host memory.
+
+        A mask built from them picks the batch's rows with device gathers
+        (``index_select``) instead of a boolean mask over device data, which
+        makes the host wait for the device.
+
+        Parameters
+        ----------
+        name : str
+            A field (``"clean_mask"``, a :meth:`BaseStrategy.batch_fields` key, ...).
+
+        Returns
+        -------
+        values : torch.Tensor
+        """
+        source = self._host.get(name)
+        if source is None:  # the engine keeps host copies; elsewhere, a copy per call
+            source = self._epoch[name].cpu()
+        return source[self.host_indices]
+
     def take(self, rows):
         """The targets of some of the batch's samples (a mask or positions), in that order.
 
         Parameters
         ----------
         rows : torch.Tensor of bool or int64
-            Which samples of the batch.
+            Which samples of the batch; on the host, the selection costs a device
+            no synchronisation.
 
         Returns
         -------
         targets : BatchTargets
         """
-        return BatchTargets(self.indices[rows], self._epoch, self.adjustment, self.unit_weight)
+        if rows.dtype == torch.bool:  # on the device, this waits for it: pass host rows
+            rows = rows.nonzero()[:, 0]
+        host = (self._host_indices[rows] if self._host_indices is not None
+                and rows.device == self._host_indices.device else None)
+        return BatchTargets(
+            self.indices.index_select(0, rows.to(self.indices.device, non_blocking=True)),
+            self._epoch, self.adjustment, self.unit_weight, host_indices=host,
+            host_tensors=self._host)
 
     def at(self, indices):
         """The targets of other training samples, by their positions in the training set.
@@ -237,7 +278,8 @@ class BatchTargets:
         -------
         targets : BatchTargets
         """
-        return BatchTargets(indices, self._epoch, self.adjustment, self.unit_weight)
+        return BatchTargets(indices, self._epoch, self.adjustment, self.unit_weight,
+                            host_tensors=self._host)
 
 
 class BaseStrategy(BaseEstimator):
@@ -477,7 +519,8 @@ class BaseStrategy(BaseEstimator):
         if a > 0 and len(X) > 1:
             lam = float(context.random_state.beta(a, a))
             lam = max(lam, 1.0 - lam)
-            partner = torch.randperm(len(X), generator=context.generator).to(X.device)
+            partner = torch.randperm(len(X), generator=context.generator).to(
+                X.device, non_blocking=True)
             logits = net.infer(lam * X + (1.0 - lam) * X[partner])
             loss = (lam * self.loss(logits, targets)
                     + (1 - lam) * self.loss(logits, targets.take(partner)))

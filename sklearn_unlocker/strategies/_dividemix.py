@@ -404,6 +404,7 @@ class DivideMixStrategy(BaseStrategy):
         # the pseudo-labels' logits: z - alpha where the row adjusts selection (Algorithm 1)
         shift = targets.adjustment if self.pseudo_labels == "adjusted" else None
         clean_proba = targets.network_clean_proba
+        host_clean = targets.host("network_clean_proba")
         views = [augment(X), augment(X)]  # one pair of views per batch, shared by both networks
         with torch.no_grad(), _evaluation_mode(networks):  # every no-grad pass of the step
             batch_proba = [[_proba(module(v), shift) for v in views] for module in networks]
@@ -413,21 +414,27 @@ class DivideMixStrategy(BaseStrategy):
                                             self.rampup_epochs)
         total, first_logits = None, None
         for k, module in enumerate(networks):
-            labelled = clean_proba[:, 1 - k] > self.p_threshold  # co-divide: the other's split
-            views_l = [v[labelled] for v in views]
-            own = (batch_proba[k][0][labelled] + batch_proba[k][1][labelled]) / 2
+            # co-divide: the other network's split, read on the host so that the batch's
+            # rows are picked with device gathers, not masks (which wait for the device)
+            labelled = host_clean[:, 1 - k] > self.p_threshold
+            rows_l = labelled.nonzero()[:, 0].to(X.device, non_blocking=True)
+            views_l = [v.index_select(0, rows_l) for v in views]
+            own = (batch_proba[k][0].index_select(0, rows_l)
+                   + batch_proba[k][1].index_select(0, rows_l)) / 2
             if self.batching == "shared":
-                views_u = [v[~labelled] for v in views]
-                guesses = [p[~labelled] for proba in batch_proba for p in proba]
+                rows_u = (~labelled).nonzero()[:, 0].to(X.device, non_blocking=True)
+                views_u = [v.index_select(0, rows_u) for v in views]
+                guesses = [p.index_select(0, rows_u) for proba in batch_proba for p in proba]
             else:  # DivideMix's: as many unlabelled samples, drawn from the whole epoch's pool
-                x_unlabelled = self._draw_unlabelled(k, len(views_l[0]), context, X.device)
+                x_unlabelled = self._draw_unlabelled(k, len(rows_l), context, X.device)
                 views_u = [augment(x_unlabelled), augment(x_unlabelled)]
                 with torch.no_grad(), _evaluation_mode(networks):
                     guesses = [_proba(m(v), shift) for m in networks for v in views_u]
-            if len(views_l[0]) + len(views_u[0]) < 2:
+            if len(rows_l) + len(views_u[0]) < 2:
                 continue  # nothing to mix (and batch norm needs two samples)
-            onehot = F.one_hot(targets.labels[labelled], n_classes).to(own.dtype)
-            refined = co_refine(onehot, clean_proba[labelled, 1 - k], own, self.temperature)
+            onehot = F.one_hot(targets.labels.index_select(0, rows_l), n_classes).to(own.dtype)
+            refined = co_refine(onehot, clean_proba[:, 1 - k].index_select(0, rows_l), own,
+                                self.temperature)
             guessed = co_guess(guesses, self.temperature)
             loss, logits = self._mixmatch_loss(module, views_l, views_u, refined, guessed,
                                                targets.adjustment, ramp, prior, context)
@@ -444,14 +451,17 @@ class DivideMixStrategy(BaseStrategy):
         if count == 0 or len(pool) == 0:
             return context.inputs[:0].to(device)
         rows = torch.randint(len(pool), (count,), generator=context.generator)
-        return context.inputs[torch.as_tensor(pool)[rows]].to(device)
+        return context.inputs[torch.as_tensor(pool)[rows]].to(device, non_blocking=True)
 
     def _penalty_target(self, context, n_classes, device):
         if self.prior_penalty == "off":
             return None
         if self.prior_penalty == "uniform":
             return torch.full((n_classes,), 1.0 / n_classes, device=device)
-        return torch.as_tensor(context.prior, dtype=torch.float32, device=device)
+        if getattr(self, "_prior_cache", (None,))[0] is not context.prior:  # new each epoch
+            self._prior_cache = (context.prior, torch.as_tensor(
+                context.prior, dtype=torch.float32, device=device))
+        return self._prior_cache[1]
 
     def _mixmatch_loss(self, module, views_l, views_u, refined, guessed, adjustment, ramp,
                        prior, context):
@@ -461,7 +471,8 @@ class DivideMixStrategy(BaseStrategy):
         mixed_targets = torch.cat([refined, refined, guessed, guessed])
         lam = float(context.random_state.beta(self.alpha, self.alpha))
         lam = max(lam, 1.0 - lam)
-        permutation = torch.randperm(len(inputs), generator=context.generator).to(inputs.device)
+        permutation = torch.randperm(len(inputs), generator=context.generator).to(
+            inputs.device, non_blocking=True)
         mixed_inputs, mixed_targets = mixmatch(inputs, mixed_targets, lam, permutation)
         logits = module(mixed_inputs)
         n_labelled = 2 * len(refined)

@@ -65,10 +65,13 @@ class MetaStrategy(BaseStrategy):
     def train_step(self, net, X, targets, context):
         if context.in_warmup:
             return super().train_step(net, X, targets, context)
-        keep = ~context.trusted.contains(targets.indices)  # trusted samples sit out
-        if not keep.any():
-            keep = torch.ones_like(keep)
-        X, targets = X[keep], targets.take(keep)
+        # trusted samples sit out; the mask is read on the host and the rows gathered on
+        # the device, which a mask over device data would make wait
+        keep = ~context.trusted.contains(targets.host_indices)
+        if keep.any() and not keep.all():
+            rows = keep.nonzero()[:, 0]
+            X, targets = X.index_select(0, rows.to(X.device, non_blocking=True)), \
+                targets.take(rows)
         if context.augment is not None:
             X = context.augment(X)
         start = time.perf_counter()
@@ -118,7 +121,7 @@ class MetaStrategy(BaseStrategy):
         """A random batch of training samples outside the trusted set: inputs, positions."""
         n = len(context.labels)
         rows = torch.randperm(n, generator=context.generator)
-        outside = rows[~context.trusted.member.cpu()[rows]]
+        outside = rows[~context.trusted.member[rows]]
         rows = (outside if len(outside) else rows)[:size]  # a trusted set of every sample
         return context.inputs[rows], rows
 

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .._inputs import iter_batches
+from .._net import to_host, wait_for_copies
 from .._rows import row_cross_entropy
 from .._sklearn_compat import Interval, StrOptions
 from ._base import Split
@@ -193,6 +194,7 @@ class MetaLabelStrategy(MetaStrategy):
     def score_training(self, net, X, y, batch_size=1024):
         """Logits of every training sample and, beside them, the meta model's corrections."""
         module, device = net.module_, net.device
+        self._settle_betas()
         if self.features == "frozen" and self._frozen is None:  # the warm-up has just ended
             self._frozen = copy.deepcopy(module).eval().requires_grad_(False)
         was_training = module.training
@@ -204,13 +206,23 @@ class MetaLabelStrategy(MetaStrategy):
                 labels = torch.as_tensor(y[start:stop], dtype=torch.long, device=device)
                 features, z = penultimate_features(module, batch, self._extractor())
                 best, choice = self.meta_model_(features, labels).max(dim=1)
-                logits.append(z.float().cpu())
-                corrections.append(choice.cpu())
-                confidence.append(best.double().cpu())
+                logits.append(to_host(z))
+                corrections.append(to_host(choice, torch.long))
+                confidence.append(to_host(best, torch.float64))
+        wait_for_copies(device)
         module.train(was_training)
         self._corrections = torch.cat(corrections).numpy()
         self._confidence = torch.cat(confidence).numpy()
         return torch.cat(logits)[None]
+
+    def _settle_betas(self):
+        """The epoch's barrier coefficients as floats: one read of the device per epoch
+        (the steps keep them as tensors where they were computed)."""
+        pending = [i for i, (_, beta) in enumerate(self.betas_) if torch.is_tensor(beta)]
+        if pending:
+            values = torch.stack([self.betas_[i][1] for i in pending]).tolist()
+            for i, value in zip(pending, values, strict=True):
+                self.betas_[i] = (self.betas_[i][0], value)
 
     def split(self, logits, y, *, sample_weight=None, random_state=None):
         y = np.asarray(y)
@@ -284,10 +296,10 @@ class MetaLabelStrategy(MetaStrategy):
                                                  for g in grads], originals=params).items()}
             if step + 1 < inner_steps:  # the next inner step on a fresh noisy batch
                 X_k, rows_k = self.noisy_batch(context, len(X))
-                X_k = X_k.to(X.device)
+                X_k = X_k.to(X.device, non_blocking=True)
                 features_k, _ = penultimate_features(module, X_k, self._extractor())
                 G_k = self._lower_loss(forward_at(module, inner, X_k), features_k,
-                                       targets.at(rows_k.to(X.device)))
+                                       targets.at(rows_k.to(X.device, non_blocking=True)))
                 grads = torch.autograd.grad(G_k, list(inner.values()), allow_unused=True)
         G_ahead = self._lower_loss(forward_at(module, inner, X).detach(), features, targets)
         grad_ahead_a = torch.autograd.grad(G_ahead, meta_params, allow_unused=True)

@@ -66,8 +66,15 @@ def flat_dot(grads_a, grads_b):
 
 
 def _squared_norm(grad_w, grad_alpha):
-    """``|grad|^2`` of a gradient split into its main and meta parts, as a float."""
-    return float(flat_dot(grad_w, grad_w) + flat_dot(grad_alpha, grad_alpha))
+    """``|grad|^2`` of a gradient split into its main and meta parts (a 0-dim tensor)."""
+    return flat_dot(grad_w, grad_w) + flat_dot(grad_alpha, grad_alpha)
+
+
+def _barrier(numerator, norm):
+    """``max(numerator / norm, 0)``, 0 where ``norm`` is 0, as a 0-dim tensor: computed where
+    the gradients are, so that a step on a GPU does not wait to read it."""
+    positive = norm > 0
+    return torch.where(positive, numerator / torch.where(positive, norm, 1.0), 0.0).clamp(min=0)
 
 
 def mlcd_beta(grad_F_w, grad_Q_w, grad_Q_alpha, delta):
@@ -87,14 +94,11 @@ def mlcd_beta(grad_F_w, grad_Q_w, grad_Q_alpha, delta):
 
     Returns
     -------
-    beta : float
+    beta : torch.Tensor of shape ()
         0 when ``grad Q`` vanishes.
     """
     norm = _squared_norm(grad_Q_w, grad_Q_alpha)
-    if norm <= 0.0:
-        return 0.0
-    phi = delta * norm
-    return max((phi - float(flat_dot(grad_F_w, grad_Q_w))) / norm, 0.0)
+    return _barrier(delta * norm - flat_dot(grad_F_w, grad_Q_w), norm)
 
 
 def ebomlc_beta(grad_F_w, grad_Q_w, grad_Q_alpha, delta):
@@ -116,12 +120,11 @@ def ebomlc_beta(grad_F_w, grad_Q_w, grad_Q_alpha, delta):
 
     Returns
     -------
-    beta : float
+    beta : torch.Tensor of shape ()
+        0 when ``grad Q`` vanishes.
     """
     norm = _squared_norm(grad_Q_w, grad_Q_alpha)
-    if norm <= 0.0:
-        return 0.0
-    return max(delta - float(flat_dot(grad_F_w, grad_Q_w)) / norm, 0.0)
+    return _barrier(delta * norm - flat_dot(grad_F_w, grad_Q_w), norm)
 
 
 def soft_cross_entropy(logits, target_proba, weights=None):
