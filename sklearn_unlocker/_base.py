@@ -718,9 +718,13 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         self.train_indices_ = np.arange(len(y_encoded)) if train is None else train
         split = engine.split
         self.label_issues_ = ~split.clean_mask
+        corrected = split.corrected_labels
+        if not getattr(strategy, "judges_labels", True):  # it trusted every label: flag what
+            self.label_issues_ = engine.predicted_labels != engine.y  # the model overrules
+            corrected = np.where(self.label_issues_, engine.predicted_labels, corrected)
         self.clean_proba_ = split.clean_proba
         self.label_quality_ = engine.label_quality
-        self.corrected_labels_ = self.classes_[split.corrected_labels]
+        self.corrected_labels_ = self.classes_[corrected]
         self._predicted_labels_ = self.classes_[engine.predicted_labels]
         self.history_ = net.history
         self._engine_state_ = engine.state()

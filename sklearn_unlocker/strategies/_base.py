@@ -298,6 +298,11 @@ class BaseStrategy(BaseEstimator):
         Whether training compares augmented views of each sample (DivideMix's
         co-guessing): with ``augment=None`` the estimator then uses
         :func:`~sklearn_unlocker.augment.default_views` instead of two identical views.
+    judges_labels : bool
+        Whether :meth:`split` judges the labels. A strategy that trusts every label
+        (:class:`NoSelection`) sets it to False; the label-issue table then flags the
+        training samples the fitted model predicts as another class (cleanlab's
+        ``filter_by="predicted_neq_given"``, on the fit's own predictions).
 
     Examples
     --------
@@ -331,6 +336,7 @@ class BaseStrategy(BaseEstimator):
 
     n_networks = 1
     needs_views = False
+    judges_labels = True
 
     def extra_modules(self, module):
         """Modules to build beside the estimator's module, e.g. a second network.

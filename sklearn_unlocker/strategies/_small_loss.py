@@ -17,6 +17,9 @@ __all__ = ["NoSelection", "SmallLossStrategy"]
 class NoSelection(BaseStrategy):
     """Every sample is clean: plain training on the given labels.
 
+    It judges no label (``judges_labels = False``): the estimator's label-issue
+    table flags the samples its fitted model predicts as another class.
+
     ``clean_proba`` is the softmax probability of the given label under the
     (adjusted) logits, so the most confident samples of each class still form
     Unlocker's balanced subset D_bc.
@@ -28,6 +31,8 @@ class NoSelection(BaseStrategy):
     >>> split.clean_mask.tolist(), split.clean_proba.round(2).tolist()
     ([True, True], [0.88, 0.5])
     """
+
+    judges_labels = False  # the label-issue table flags what the fitted model overrules
 
     def split(self, logits, y, *, sample_weight=None, random_state=None):
         y_t = torch.as_tensor(y, dtype=torch.long)
