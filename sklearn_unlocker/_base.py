@@ -626,22 +626,28 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             cudnn.deterministic, cudnn.benchmark = settings
 
     def _fit(self, X, y, sample_weight=None, X_trusted=None, y_trusted=None):
-        start = time.perf_counter()
-        self._validate_params()
-        fitted = self._warm_state() if self.warm_start and hasattr(self, "net_") else None
-        # a warm start that is refused leaves the fitted model as it was
-        kept = {k: v for k, v in vars(self).items() if k.endswith("_")} if fitted else {}
+        """Fit, all or nothing: a fit that raises leaves the fitted attributes as they were
+        (none after a first fit, the previous model's after a refit). A warm start that
+        fails during training keeps the epochs its networks trained before the error, as
+        skorch's ``partial_fit`` does; a refit from scratch builds new networks."""
+        kept = {k: v for k, v in vars(self).items() if k.endswith("_")}
         try:
-            X, y_encoded, sample_weight = self._validate_fit_input(X, y, sample_weight)
-            accelerator = self._accelerator()
-            device = self._resolve_device(accelerator)
-            if fitted is not None:
-                y_encoded = self._check_warm_start(fitted, y_encoded, device)
-        except Exception:
+            return self._fit_once(X, y, sample_weight, X_trusted, y_trusted)
+        except BaseException:
             for key in [k for k in vars(self) if k.endswith("_") and k not in kept]:
                 delattr(self, key)
             vars(self).update(kept)
             raise
+
+    def _fit_once(self, X, y, sample_weight, X_trusted, y_trusted):
+        start = time.perf_counter()
+        self._validate_params()
+        fitted = self._warm_state() if self.warm_start and hasattr(self, "net_") else None
+        X, y_encoded, sample_weight = self._validate_fit_input(X, y, sample_weight)
+        accelerator = self._accelerator()
+        device = self._resolve_device(accelerator)
+        if fitted is not None:
+            y_encoded = self._check_warm_start(fitted, y_encoded, device)
         trusted = self._validate_trusted(X_trusted, y_trusted)
         n_classes = len(self.classes_)
         streamed = is_dataset(X)
@@ -662,7 +668,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 f"warmup_epochs={config.warmup_epochs} >= max_epochs={config.max_epochs}: every "
                 f"epoch is a warm-up epoch, so the noisy-label method never selects or corrects "
                 f"a label and the model trains on every given label; lower warmup_epochs or "
-                f"raise max_epochs", UnlockerWarning, stacklevel=3)
+                f"raise max_epochs", UnlockerWarning, stacklevel=4)
         with self._seeded(device, random_state) as seed:
             generator = torch.Generator().manual_seed(seed)
             strategy = self._make_strategy() if fitted is None else self.strategy_
@@ -706,7 +712,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             warnings.warn(
                 f"training stopped at epoch {len(net.history)} of {planned} "
                 f"(interrupted); the fitted model is the one of that epoch", UnlockerWarning,
-                stacklevel=3)
+                stacklevel=4)
         net.procedure = None  # the engine holds the training data: do not keep or pickle it
         net.accelerator = None  # a fitted net predicts in its own process
         net.train_split = None  # nor the validation data

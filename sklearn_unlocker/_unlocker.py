@@ -459,7 +459,7 @@ class UnlockerClassifier(NeuralClassifierBase):
                 f"{', '.join(changed)} {'is' if len(changed) == 1 else 'are'} ignored with "
                 f"logit_adjustment={self.logit_adjustment!r}: only "
                 f"logit_adjustment='unlocker' learns tau and re-estimates the prior; set it "
-                f"to use them", UnlockerWarning, stacklevel=4)
+                f"to use them", UnlockerWarning, stacklevel=6)
 
     def _engine_config(self, y_encoded):
         self._warn_ignored()
@@ -515,7 +515,7 @@ class UnlockerClassifier(NeuralClassifierBase):
             warnings.warn(
                 f"class(es) {self.classes_[absent].tolist()} of `classes` have no training "
                 f"sample; their prior was floored so that log(prior) stays finite",
-                UnlockerWarning, stacklevel=5,
+                UnlockerWarning, stacklevel=6,
             )
         if record.epochs_with_unselected_class:
             names = self.classes_[sorted(record.unselected_classes)].tolist()
@@ -523,7 +523,7 @@ class UnlockerClassifier(NeuralClassifierBase):
                 f"class(es) {names} had no sample judged clean in "
                 f"{record.epochs_with_unselected_class} epoch(s): the method trained on none of "
                 f"their given labels then, and their prior came from corrections alone",
-                UnlockerWarning, stacklevel=5,
+                UnlockerWarning, stacklevel=6,
             )
         if record.epochs_with_empty_class:
             names = self.classes_[sorted(record.empty_prior_classes)].tolist()
@@ -532,13 +532,13 @@ class UnlockerClassifier(NeuralClassifierBase):
                 f"{record.epochs_with_empty_class} epoch(s); their prior was floored "
                 f"({'one pseudo-sample' if self.prior == 'ir_aware' else 'half a sample'}) "
                 f"so that log(prior) stays finite",
-                UnlockerWarning, stacklevel=5,
+                UnlockerWarning, stacklevel=6,
             )
         if record.tau_clipped:
             warnings.warn(
                 f"tau reached tau_bounds={self.tau_bounds} in {record.tau_clipped} outer "
                 f"step(s) and was held there; the final tau is {self.tau_:.3f}",
-                UnlockerWarning, stacklevel=5,
+                UnlockerWarning, stacklevel=6,
             )
 
     def _prediction_adjustment(self):

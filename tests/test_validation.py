@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import unlocker
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, log_loss
 from skorch.callbacks import (
     BatchScoring,
@@ -267,3 +268,43 @@ def test_the_fitted_net_predicts_without_labels(small_noisy_tabular):
     data = small_noisy_tabular
     clf = unlocker(**FAST).fit(data.X_train, data.y_train)
     assert clf.net_.predict_proba(data.X_test.astype(np.float32)).shape == (len(data.X_test), 4)
+
+
+class _FailsInEpoch(Callback):
+    """Raises when an epoch begins: a fit that fails during training."""
+
+    def __init__(self, epoch=2):
+        self.epoch = epoch
+
+    def on_epoch_begin(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise RuntimeError("the training failed")
+
+
+@pytest.mark.parametrize("strategy", ["small_loss", "dividemix", "mlc"])
+def test_a_failed_refit_leaves_the_previous_model(strategy, small_noisy_tabular):
+    data = small_noisy_tabular
+    clf = UnlockerClassifier(strategy=strategy, max_epochs=3, warmup_epochs=1, random_state=0)
+    clf.fit(data.X_train, data.y_train)
+    before = {k: v for k, v in vars(clf).items() if k.endswith("_")}
+    proba = clf.predict_proba(data.X_test)
+    # other labels, a fifth class among them, and training fails: nothing of it is kept
+    y = data.y_train.copy()
+    y[:10] = 7
+    clf.set_params(callbacks=[_FailsInEpoch()])
+    with pytest.raises(RuntimeError, match="the training failed"):
+        clf.fit(data.X_train[:, :4], y)
+    after = {k: v for k, v in vars(clf).items() if k.endswith("_")}
+    assert after.keys() == before.keys() and all(after[k] is v for k, v in before.items())
+    assert clf.classes_.tolist() == [0, 1, 2, 3] and clf.n_features_in_ == 6
+    np.testing.assert_array_equal(clf.predict_proba(data.X_test), proba)
+
+
+def test_a_failed_first_fit_leaves_an_unfitted_estimator(small_noisy_tabular):
+    data = small_noisy_tabular
+    clf = UnlockerClassifier(max_epochs=3, warmup_epochs=1, callbacks=[_FailsInEpoch()])
+    with pytest.raises(RuntimeError, match="the training failed"):
+        clf.fit(data.X_train, data.y_train)
+    assert not [k for k in vars(clf) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        clf.predict(data.X_test)
