@@ -290,7 +290,10 @@ class UnlockerClassifier(NeuralClassifierBase):
         Seconds spent in the whole fit ("fit"), the score passes ("score_pass"),
         the strategy's selection ("selection") and Unlocker's own work: outer
         step, EMA, D_bc and prior estimation ("unlocker"); the meta-learning
-        strategies add their meta steps ("meta").
+        strategies add their meta steps ("meta"). On CUDA, each score pass ends
+        by waiting for the device, so "fit" and "score_pass" are wall time;
+        "meta" is read per batch without waiting (a wait per batch would slow the
+        fit), so it counts the time to queue the steps' work, not to run it.
     net_ : skorch.NeuralNet
         The fitted internal net (``net_.module_`` is the trained module;
         ``net_.networks()`` lists all the strategy's networks).

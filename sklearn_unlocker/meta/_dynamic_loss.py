@@ -109,7 +109,8 @@ class DynamicLossClassifier(MetaClassifierBase):
         The fitted strategy.
     timings_ : dict
         Seconds: "fit", "score_pass", "selection" (the verdict, the meta set),
-        "unlocker" (the trusted set), "meta" (the meta-learning steps).
+        "unlocker" (the trusted set), "meta" (the meta-learning steps; on CUDA
+        the time to queue them, see ``UnlockerClassifier.timings_``).
 
     Examples
     --------

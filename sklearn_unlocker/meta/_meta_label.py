@@ -121,7 +121,8 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         The fitted strategy.
     timings_ : dict
         Seconds: "fit", "score_pass", "selection" (the verdict), "unlocker" (the
-        trusted set), "meta" (the meta-learning steps).
+        trusted set), "meta" (the meta-learning steps; on CUDA
+        the time to queue them, see ``UnlockerClassifier.timings_``).
 
     Examples
     --------
