@@ -31,7 +31,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.callbacks.scoring import ScoringBase
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
@@ -76,6 +76,8 @@ class _MappedUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 _SEED_MAX = 2**31 - 1
+#: inputs larger than this in magnitude are warned about (a fit on them saturates)
+_LARGEST_INPUT = 1e8
 
 #: skorch parameter families a user may route through ``**kwargs``.
 SKORCH_PREFIXES = ("module__", "optimizer__", "iterator_train__", "iterator_valid__",
@@ -149,6 +151,11 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
 
     def _store_skorch_kwargs(self, kwargs):
         for key, value in kwargs.items():
+            if "__" not in key and (key.startswith("_") or key.endswith("_")):
+                raise TypeError(
+                    f"{type(self).__name__} got an unexpected keyword argument {key!r}: names "
+                    f"with a leading or trailing underscore are private or fitted attributes, "
+                    f"not parameters")
             setattr(self, key, value)
 
     def _skorch_kwargs(self):
@@ -266,6 +273,11 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
 
     def _validate_fit_input(self, X, y, sample_weight):
         self._check_keywords()
+        for key in ("iterator_train__batch_size", "iterator_valid__batch_size"):
+            value = self._skorch_kwargs().get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, Integral)
+                                      or value < 1):
+                raise ValueError(f"{key} must be a positive integer; got {value!r}")
         unknown = [k for k in vars(self) if "__" in k and not k.startswith(SKORCH_PREFIXES)]
         if unknown:
             nested = [k for k in unknown if k.split("__")[0] in self.get_params(deep=False)]
@@ -301,6 +313,13 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                                  dtype=np.float32, ensure_min_samples=2, y_numeric=False)
             sample_shape = tuple(X.shape[1:])
             self._dataset_classes_ = None
+            largest = float(np.abs(X).max()) if X.size else 0.0
+            if largest > _LARGEST_INPUT:
+                warnings.warn(
+                    f"X has values up to {largest:.3g} in magnitude: networks train poorly on "
+                    f"unscaled inputs (the logits saturate and every probability becomes 0 or "
+                    f"1); scale X, e.g. with sklearn.preprocessing.StandardScaler in a "
+                    f"Pipeline", UnlockerWarning, stacklevel=5)
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _on_host(sample_weight)
@@ -444,6 +463,12 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                     f"{', '.join(given)} cannot apply; pass the class "
                     f"(module={type(module).__name__}) to build it with them, or drop them")
             return copy.deepcopy(module), {}
+        if not callable(module) or (isinstance(module, type)
+                                    and not issubclass(module, nn.Module)):
+            raise TypeError(
+                f"module must be a torch.nn.Module class or instance (or a callable that "
+                f"returns one); got {module!r}, which is not: wrap a scikit-learn model in a "
+                f"Pipeline beside this estimator instead")
         accepted = inspect.signature(module).parameters
         given = {key[len("module__"):] for key in self._skorch_kwargs()
                  if key.startswith("module__")}
@@ -462,12 +487,20 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         return callbacks
 
     def _check_callbacks(self, callbacks, valid):
-        """Callbacks that would score nothing, or the wrong targets, are errors here."""
+        """Callbacks that would score nothing, or the wrong targets, are errors here, and so
+        is a ``callbacks__<name>__*`` parameter that names no callback."""
+        names = {"epoch_timer", "train_loss", "valid_loss", "valid_acc", "print_log"}
         for entry in callbacks:
-            name, callback = entry if isinstance(entry, tuple) else (None, entry)
-            if isinstance(callback, type):  # skorch accepts classes and builds them
-                callback = callback()
+            name, callback = entry if isinstance(entry, tuple) and len(entry) == 2 else (
+                None, entry)
+            if isinstance(callback, type) and issubclass(callback, Callback):
+                callback = callback()  # skorch accepts classes and builds them
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    f"callbacks must be skorch callbacks (instances or classes), or (name, "
+                    f"callback) pairs; got {entry!r}")
             name = name or type(callback).__name__
+            names.add(name)
             kind = type(callback).__name__
             if isinstance(callback, ScoringBase) and callback.on_train:
                 raise ValueError(
@@ -485,6 +518,13 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                     f"trained on; pass train_split=skorch.dataset.ValidSplit(0.2, "
                     f"stratified=True, random_state=0), or a clean set with "
                     f"skorch.helper.predefined_split")
+        routed = sorted({key.split("__")[1] for key in self._skorch_kwargs()
+                         if key.startswith("callbacks__")} - names)
+        if routed:
+            raise ValueError(
+                f"callbacks__{routed[0]}__... names no callback of this fit; the callbacks are "
+                f"{sorted(names)} (a callback is named by its (name, callback) pair, else by "
+                f"its class)")
 
     @staticmethod
     def _check_restoring_callbacks(net):
@@ -586,14 +626,58 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             **params,
         )
 
-    def _check_module_output(self, net, X, n_classes):
-        sample = torch.as_tensor(X[:2])
-        try:  # in this process alone, whatever the accelerator
-            out = net._local_logits(sample, [net.module_], batch_size=2)[0]
-        except (RuntimeError, TypeError, ValueError) as error:
+    def _check_module(self, net):
+        """What would train nothing, or never update a layer, is an error before training."""
+        module = net.module_
+        parameters = list(module.parameters())
+        if any(isinstance(p, nn.parameter.UninitializedParameter) for p in parameters):
             raise ValueError(
-                f"the module failed on a batch of input of shape {tuple(sample.shape)}: {error}"
-            ) from error
+                "the module has lazy layers (e.g. torch.nn.LazyLinear) whose parameters do not "
+                "exist until its first forward pass, after the optimizer was built: they "
+                "would never train; give their sizes (torch.nn.Linear(in_features, ...)); the "
+                "estimator fills n_features, in_channels and n_classes when the module class "
+                "takes them")
+        if not any(p.requires_grad for p in parameters):
+            raise ValueError(
+                f"the module ({type(module).__name__}) has no parameter that requires grad "
+                f"({len(parameters)} parameters, all frozen or none): nothing would train; "
+                f"unfreeze some (requires_grad_(True))")
+
+    def _check_module_output(self, net, X, n_classes):
+        self._check_module(net)
+        sample = torch.as_tensor(X[:2])
+        module = net.module_
+        was_training = module.training
+        module.eval()
+        try:  # in this process alone, whatever the accelerator; with grad, to see it flow
+            with net.autocast():
+                out = module(sample.to(net.device))
+        except Exception as error:
+            raise ValueError(
+                f"the module failed on a batch of input of shape {tuple(sample.shape)}: "
+                f"{type(error).__name__}: {error}") from error
+        finally:
+            module.train(was_training)
+        if not isinstance(out, torch.Tensor):
+            raise ValueError(
+                f"the module must return a tensor of logits, one row per sample; it returned "
+                f"a {type(out).__name__} (for a model with several outputs, return the "
+                f"logits only, e.g. from a wrapping nn.Module)")
+        if not out.is_floating_point():
+            raise ValueError(f"the module's output has dtype {out.dtype}; logits must be "
+                             f"floating point")
+        if not out.requires_grad:
+            raise ValueError(
+                "the module's output does not depend on its trainable parameters (it is "
+                "detached, computed under torch.no_grad(), or from frozen layers only): "
+                "training would change nothing")
+        out = out.detach().float().cpu()
+        if out.ndim == 2 and out.shape[1] > 1 and bool((out >= 0).all()) and torch.allclose(
+                out.sum(dim=1), torch.ones(len(out)), atol=1e-4):
+            warnings.warn(
+                "the module's outputs look like probabilities (non-negative rows that sum to "
+                "1): the losses expect logits; drop a final softmax", UnlockerWarning,
+                stacklevel=5)
         if out.ndim != 2 or out.shape[1] != n_classes:
             raise ValueError(
                 f"the module's output has shape {tuple(out.shape)} for {len(sample)} samples; "

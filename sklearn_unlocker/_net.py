@@ -510,7 +510,7 @@ class TrainingNet(NeuralNet):
         """
         return np.argmax(self.predict_proba(X), axis=1)
 
-    def logits(self, X, module=None, batch_size=1024):
+    def logits(self, X, module=None, batch_size=None):
         """Raw logits of every row of ``X`` in evaluation mode, without grad, on the CPU.
 
         Parameters
@@ -520,8 +520,9 @@ class TrainingNet(NeuralNet):
         module : torch.nn.Module or list of torch.nn.Module, default=None
             Which network; the main module by default. A list runs each network
             on every batch of one pass over ``X`` (a streamed dataset is read once).
-        batch_size : int, default=1024
-            Rows per forward pass.
+        batch_size : int, default=None
+            Rows per forward pass: ``iterator_valid__batch_size`` when the net has
+            one, else 1024.
 
         Returns
         -------
@@ -535,6 +536,8 @@ class TrainingNet(NeuralNet):
         returns the logits of every row (the score pass of selection, the prior
         and D_bc sees every sample).
         """
+        if batch_size is None:
+            batch_size = getattr(self, "iterator_valid__batch_size", 1024)
         several = isinstance(module, (list, tuple))
         modules = list(module) if several else [self.module_ if module is None else module]
         if self.accelerator is not None:

@@ -505,6 +505,8 @@ class UnlockerClassifier(NeuralClassifierBase):
         self.imbalance_ratio_ = float(self.prior_.max() / self.prior_.min())
         self.tau_ = float(engine.tau)
         self.adjustment_ = np.asarray(engine.alpha, dtype=np.float64)
+        self._prediction_shift_ = (self.adjustment_ if ROWS[self.logit_adjustment].in_prediction
+                                   else np.zeros(len(self.classes_)))
         self.tau_history_ = np.asarray(record.tau)
         self.prior_history_ = np.asarray(record.prior)
         self.imbalance_ratio_history_ = np.asarray(record.imbalance_ratio)
@@ -545,6 +547,4 @@ class UnlockerClassifier(NeuralClassifierBase):
             )
 
     def _prediction_adjustment(self):
-        if ROWS[self.logit_adjustment].in_prediction:
-            return self.adjustment_
-        return np.zeros(len(self.classes_))
+        return self._prediction_shift_  # the fitted row's: set_params does not change it

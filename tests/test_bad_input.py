@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import scipy.sparse
 import sklearn
+import sklearn.linear_model
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -59,6 +60,51 @@ class _NaNModule(nn.Module):
 
     def forward(self, X):
         return self.linear(X) * float("nan")
+
+
+class _Linear(nn.Module):
+    """A linear model whose forward a subclass bends out of shape."""
+
+    def __init__(self, n_features, n_classes):
+        super().__init__()
+        self.linear = nn.Linear(n_features, n_classes)
+
+    def forward(self, X):
+        return self.linear(X)
+
+
+class _Softmax(_Linear):
+    def forward(self, X):
+        return torch.softmax(self.linear(X), dim=1)
+
+
+class _Pair(_Linear):
+    def forward(self, X):
+        return self.linear(X), X
+
+
+class _Dict(_Linear):
+    def forward(self, X):
+        return {"logits": self.linear(X)}
+
+
+class _Detached(_Linear):
+    def forward(self, X):
+        return self.linear(X).detach()
+
+
+class _Integer(_Linear):
+    def forward(self, X):
+        return self.linear(X).long()
+
+
+class _Lazy(nn.Module):
+    def __init__(self, n_classes):
+        super().__init__()
+        self.linear = nn.LazyLinear(n_classes)
+
+    def forward(self, X):
+        return self.linear(X)
 
 
 class _Interrupt(Callback):
@@ -143,9 +189,33 @@ FIT_ERRORS = [
      "module failed on a batch"),
     ("module-instance-with-params", {"module": MLP(6, 4), "module__hidden_units": (3,)},
      _with(), ValueError, "module__hidden_units cannot apply"),
+    ("module-returns-a-tuple", {"module": _Pair}, _with(), ValueError,
+     "must return a tensor of logits.*returned a tuple"),
+    ("module-returns-a-dict", {"module": _Dict}, _with(), ValueError, "returned a dict"),
+    ("module-detached", {"module": _Detached}, _with(), ValueError,
+     "does not depend on its trainable parameters"),
+    ("module-integer-logits", {"module": _Integer}, _with(), ValueError,
+     "dtype torch.int64; logits must be floating point"),
+    ("module-lazy", {"module": _Lazy}, _with(), ValueError, "lazy layers.*would never train"),
+    ("module-frozen", {"module": _Linear(6, 4).requires_grad_(False)}, _with(), ValueError,
+     "no parameter that requires grad"),
+    ("module-sklearn", {"module": sklearn.linear_model.LogisticRegression}, _with(), TypeError,
+     "module must be a torch.nn.Module"),
+    # keywords shaped like attributes
+    ("keyword-trailing-underscore", {"random_state_": 0}, _with(), TypeError,
+     "'random_state_'.*leading or trailing underscore"),
+    ("keyword-leading-underscore", {"_seed": 0}, _with(), TypeError, "'_seed'"),
+    ("valid-batch-size-0", {"iterator_valid__batch_size": 0}, _with(), ValueError,
+     "iterator_valid__batch_size must be a positive integer; got 0"),
+    ("train-batch-size-negative", {"iterator_train__batch_size": -1}, _with(), ValueError,
+     "iterator_train__batch_size must be a positive integer"),
     # callbacks
     ("early-stopping-without-split", {"callbacks": [EarlyStopping()]}, _with(), ValueError,
      "needs a validation set"),
+    ("callbacks-routed-unknown", {"callbacks__foo__patience": 3}, _with(), ValueError,
+     r"callbacks__foo__\.\.\. names no callback"),
+    ("callbacks-a-string", {"callbacks": ["foo"]}, _with(), TypeError,
+     "callbacks must be skorch callbacks.*'foo'"),
     # divergence
     ("module-nan", {"module": _NaNModule}, _with(), FloatingPointError,
      r"epoch 1 .*learning rate.*unscaled"),
@@ -268,6 +338,7 @@ SAFE = [
     ("warmup-whole-fit", {"warmup_epochs": 3}, _with(), "every epoch is a warm-up epoch", None),
     ("ctrl-c", {"callbacks": [_Interrupt()]}, _with(), "stopped at epoch 2 of 3",
      lambda clf, d: len(clf.history_) == 2),
+    ("module-ends-in-softmax", {"module": _Softmax}, _with(), "look like probabilities", None),
 ]
 
 
@@ -327,14 +398,19 @@ def test_a_class_in_classes_without_samples(Estimator, data):
 @pytest.mark.parametrize("Estimator", ESTIMATORS, ids=ESTIMATOR_IDS)
 @pytest.mark.parametrize("case,params,scale", [
     ("lr-1e3", {"lr": 1e3}, 1.0), ("X-1e10", {}, 1e10), ("X-1e20", {}, 1e20),
-], ids=["lr-1e3", "X-1e10", "X-1e20"])
+    ("X-1e30", {}, 1e30),
+], ids=["lr-1e3", "X-1e10", "X-1e20", "X-1e30"])
 def test_a_fit_far_off_scale_stops_clearly_or_stays_finite(Estimator, case, params, scale,
                                                            data):
     """Where such a fit diverges it stops with the clear error; where it survives, its
     predictions are finite (never NaN probabilities and classes_[0] everywhere)."""
     clf = Estimator(**{**FAST, **params})
     try:
-        clf.fit(data.X_train * scale, data.y_train)
+        if scale > 1e8:  # it says the inputs are unscaled
+            with pytest.warns(UnlockerWarning, match="unscaled inputs"):
+                clf.fit(data.X_train * scale, data.y_train)
+        else:
+            clf.fit(data.X_train * scale, data.y_train)
     except FloatingPointError as error:
         assert re.search(r"in epoch \d+ \(training stopped\).*lr=.*largest \|x\|", str(error))
     else:
@@ -359,3 +435,12 @@ def test_a_strategy_parameter_in_the_constructor_names_set_params(small_noisy_ta
         clf.fit(data.X_train, data.y_train)
     clf = UnlockerClassifier(strategy="dividemix", max_epochs=2).set_params(strategy__alpha=0.1)
     assert clf.strategy.alpha == 0.1  # the way that works
+
+
+def test_set_params_after_fit_changes_no_prediction_until_a_refit(data):
+    clf = UnlockerClassifier(strategy="small_loss", logit_adjustment="unlocker", **FAST)
+    proba = clf.fit(data.X_train, data.y_train).predict_proba(data.X_test)
+    clf.set_params(logit_adjustment="none")  # what the next fit will do
+    np.testing.assert_array_equal(clf.predict_proba(data.X_test), proba)
+    refit = clf.fit(data.X_train, data.y_train)
+    np.testing.assert_array_equal(refit._prediction_adjustment(), np.zeros(4))

@@ -191,9 +191,11 @@ class MetaLabelStrategy(MetaStrategy):
 
     # --- the score pass and the verdict --------------------------------------------------
 
-    def score_training(self, net, X, y, batch_size=1024):
+    def score_training(self, net, X, y, batch_size=None):
         """Logits of every training sample and, beside them, the meta model's corrections."""
         module, device = net.module_, net.device
+        if batch_size is None:  # the score pass's batches, as TrainingNet.logits reads them
+            batch_size = getattr(net, "iterator_valid__batch_size", 1024)
         self._settle_betas()
         if self.features == "frozen" and self._frozen is None:  # the warm-up has just ended
             self._frozen = copy.deepcopy(module).eval().requires_grad_(False)
