@@ -320,6 +320,9 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                     f"unscaled inputs (the logits saturate and every probability becomes 0 or "
                     f"1); scale X, e.g. with sklearn.preprocessing.StandardScaler in a "
                     f"Pipeline", UnlockerWarning, stacklevel=5)
+        if y.dtype == object and len({str in type(v).__mro__ for v in y}) > 1:
+            raise ValueError("y mixes strings and numbers; give labels of one kind (e.g. "
+                             "y.astype(str))")
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _on_host(sample_weight)
@@ -376,6 +379,9 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         accelerator = getattr(self, "accelerator", None)
         if accelerator is None:
             return None
+        if isinstance(accelerator, type):
+            raise TypeError(f"accelerator={accelerator.__name__} is a class; pass an instance, "
+                            f"accelerator={accelerator.__name__}()")
         if self.mixed_precision is not None:
             raise ValueError(
                 f"mixed_precision={self.mixed_precision!r} with an accelerator: the accelerator "
@@ -442,6 +448,14 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             if device.index is not None and device.index >= torch.cuda.device_count():
                 raise ValueError(f"device={self.device!r} but this machine has "
                                  f"{torch.cuda.device_count()} CUDA device(s), numbered from 0")
+        elif device.type != "cpu":
+            try:  # mps, xpu, ...: torch says whether this build and machine have it
+                torch.empty(0, device=device)
+            except (RuntimeError, AssertionError) as error:
+                reason = str(error).splitlines()[0][:100]
+                raise ValueError(f"device={self.device!r} is not available here ({reason}); use "
+                                 f"device='auto' (CUDA when available, else the CPU) or "
+                                 f"'cpu'") from None
         self._check_precision(str(self.device))
         return str(self.device)
 
@@ -626,6 +640,26 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             **params,
         )
 
+    @staticmethod
+    def _check_augment(augment, inputs):
+        """An augmentation must give back a batch of the shape it took."""
+        if augment is None:
+            return
+        batch = torch.as_tensor(inputs[:2])
+        try:
+            with torch.random.fork_rng(devices=[]):  # a draw here must not move the fit's RNG
+                out = augment(batch.clone())
+        except Exception as error:
+            raise ValueError(f"augment failed on a batch of shape {tuple(batch.shape)} (a plain "
+                             f"callable is applied to each sample, of shape "
+                             f"{tuple(batch.shape[1:])}): {type(error).__name__}: "
+                             f"{error}") from error
+        if not isinstance(out, torch.Tensor) or out.shape != batch.shape:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(f"augment changed a batch of shape {tuple(batch.shape)} into "
+                             f"{shape}; an augmentation must keep the batch's shape (crop "
+                             f"and pad back, e.g. RandomShift)")
+
     def _check_module(self, net):
         """What would train nothing, or never update a layer, is an error before training."""
         module = net.module_
@@ -756,8 +790,11 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         with self._seeded(device, random_state) as seed:
             generator = torch.Generator().manual_seed(seed)
             strategy = self._make_strategy() if fitted is None else self.strategy_
+            if getattr(type(strategy), "_parameter_constraints", None) is not None:
+                strategy._validate_params()  # a strategy's own parameters, named when wrong
             if config.augment is None and getattr(strategy, "needs_views", False):
                 config = dataclasses.replace(config, augment=default_views(inputs.shape))
+            self._check_augment(config.augment, inputs)
             engine = TrainingEngine(
                 config, strategy, X=inputs, y=y_encoded, sample_weight=sample_weight,
                 n_classes=n_classes, device=device, random_state=np.random.RandomState(seed),
@@ -943,6 +980,10 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             raise ValueError("give both X_trusted and y_trusted, or neither")
         if X_trusted is None:
             return None
+        if is_dataset(X_trusted):
+            raise TypeError("X_trusted must be an array or tensor (the trusted set is small "
+                            "and held in memory); a Dataset is not taken: stack its samples, "
+                            "e.g. torch.stack([x for x, _ in dataset])")
         X_trusted = check_array(_on_host(X_trusted), allow_nd=True, dtype=np.float32,
                                 input_name="X_trusted")
         if tuple(X_trusted.shape[1:]) != self.input_shape_:

@@ -246,7 +246,10 @@ def dataset_labels(dataset, loader=None):
 
 
 def _labels_only(items):
-    if any(len(item) < 2 for item in items):
-        raise ValueError("a dataset given to fit must yield (x, y) pairs (skorch's convention)")
+    if any(not isinstance(item, (tuple, list)) or len(item) < 2 for item in items):
+        kind = type(items[0]).__name__
+        raise ValueError(f"a dataset given to fit must yield (x, y) pairs (skorch's "
+                         f"convention); it yields a {kind}: wrap it so that __getitem__ "
+                         f"returns (x, y)")
     return None, np.asarray([np.asarray(item[1]).item() if np.ndim(item[1]) == 0
                              else np.asarray(item[1]) for item in items])

@@ -470,7 +470,10 @@ class UnlockerClassifier(NeuralClassifierBase):
         low, high = self._checked_tau_bounds()
         prior = self.prior
         if not isinstance(prior, str):
-            prior = np.asarray(prior, dtype=np.float64)
+            try:
+                prior = np.asarray(prior, dtype=np.float64)
+            except (TypeError, ValueError):
+                prior = np.full(0, np.nan)  # not numbers: the error below names it
             if prior.shape != (n_classes,) or not np.all(np.isfinite(prior)) or np.any(prior <= 0):
                 raise ValueError(
                     f"prior must be a mode name or {n_classes} positive class frequencies "
@@ -490,8 +493,11 @@ class UnlockerClassifier(NeuralClassifierBase):
 
     def _checked_tau_bounds(self):
         bounds = self.tau_bounds
-        if len(bounds) != 2 or not all(np.isfinite(b) for b in bounds) or bounds[0] >= bounds[1]:
-            raise ValueError(f"tau_bounds must be (low, high) with low < high; got {bounds!r}")
+        numbers = all(isinstance(b, Real) and not isinstance(b, bool) for b in bounds)
+        if len(bounds) != 2 or not numbers or not all(np.isfinite(b) for b in bounds) or \
+                bounds[0] >= bounds[1]:
+            raise ValueError(f"tau_bounds must be two numbers (low, high) with low < high; got "
+                             f"{bounds!r}")
         if not bounds[0] <= self.tau <= bounds[1]:
             raise ValueError(f"tau={self.tau} lies outside tau_bounds={bounds!r}")
         return float(bounds[0]), float(bounds[1])

@@ -6,6 +6,7 @@ that needs a trusted set, a prior mode) are tested beside their strategy.
 """
 
 import copy
+import functools
 import re
 
 import numpy as np
@@ -29,10 +30,22 @@ from sklearn_unlocker import (
     UnlockerWarning,
 )
 from sklearn_unlocker.modules import MLP
+from sklearn_unlocker.strategies import SmallLossStrategy
 
 FAST = dict(max_epochs=3, warmup_epochs=1, random_state=0)
 ESTIMATORS = [UnlockerClassifier, DynamicLossClassifier, MetaLabelCorrectionClassifier]
 ESTIMATOR_IDS = ["unlocker", "dynamic_loss", "mlc"]
+_META_STRATEGIES = ("mlc", "mlc_d", "ebomlc", "dynamic_loss")
+#: every strategy of UnlockerClassifier and every method of the faces: the fit-error matrix
+SETUPS = {
+    **dict(zip(ESTIMATOR_IDS, ESTIMATORS, strict=True)),
+    **{f"unlocker-{strategy}": functools.partial(UnlockerClassifier, strategy=strategy)
+       for strategy in ("small_loss", "none", *_META_STRATEGIES)},
+    "unlocker-dividemix-unlocker": functools.partial(UnlockerClassifier,
+                                                     logit_adjustment="unlocker"),
+    **{f"mlc-{method}": functools.partial(MetaLabelCorrectionClassifier, method=method)
+       for method in ("mlc", "mlc_d")},
+}
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +120,23 @@ class _Lazy(nn.Module):
         return self.linear(X)
 
 
+class _Dicts(torch.utils.data.Dataset):
+    """Yields dicts, not (x, y) pairs."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return {"x": torch.as_tensor(self.X[i]), "y": int(self.y[i])}
+
+
+def _mixed(y):
+    return np.array([str(v) if i % 2 else int(v) for i, v in enumerate(y)], dtype=object)
+
+
 class _Interrupt(Callback):
     """Ctrl+C after the second epoch."""
 
@@ -123,7 +153,13 @@ def _with(**changes):
 
 
 def _META(Estimator):
-    return {"strategy": "mlc"} if Estimator is UnlockerClassifier else {}
+    """A trusted set needs a meta-learning strategy: the faces have one, Unlocker gets mlc."""
+    if Estimator is UnlockerClassifier:
+        return {"strategy": "mlc"}
+    if getattr(Estimator, "func", None) is UnlockerClassifier and \
+            Estimator.keywords.get("strategy") not in _META_STRATEGIES:
+        return {"strategy": "mlc"}
+    return {}
 
 
 # (id, estimator parameters (or a function of the estimator class giving them), change of the
@@ -152,6 +188,10 @@ FIT_ERRORS = [
     ("y-2d", {}, _with(y=lambda a: np.c_[a["y"], a["y"]]), ValueError, "1d array"),
     ("y-nan", {}, _with(y=lambda a: np.where(a["y"] == 0, np.nan, a["y"])), ValueError,
      "y contains NaN"),
+    ("y-strings-and-numbers", {}, _with(y=lambda a: _mixed(a["y"])), ValueError,
+     "y mixes strings and numbers"),
+    ("dataset-of-dicts", {}, _with(X=lambda a: _Dicts(a["X"], a["y"]), y=lambda a: None),
+     ValueError, r"must yield \(x, y\) pairs.*yields a dict"),
     ("y-outside-classes", {"classes": [0, 1, 2]}, _with(), ValueError,
      r"labels not in classes: \[3\]"),
     # sample weights
@@ -234,13 +274,16 @@ FIT_ERRORS = [
 if not torch.cuda.is_available():
     FIT_ERRORS.append(("device-cuda-missing", {"device": "cuda"}, _with(), ValueError,
                        "no CUDA device"))
+if not torch.backends.mps.is_available():
+    FIT_ERRORS.append(("device-mps-missing", {"device": "mps"}, _with(), ValueError,
+                       "device='mps' is not available here"))
 
 
 def _args(data):
     return {"X": data.X_train.copy(), "y": data.y_train.copy()}
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS, ids=ESTIMATOR_IDS)
+@pytest.mark.parametrize("Estimator", list(SETUPS.values()), ids=list(SETUPS))
 @pytest.mark.parametrize("case,params,change,error,match", FIT_ERRORS,
                          ids=[case[0] for case in FIT_ERRORS])
 def test_fit_error(Estimator, case, params, change, error, match, data):
@@ -444,3 +487,38 @@ def test_set_params_after_fit_changes_no_prediction_until_a_refit(data):
     np.testing.assert_array_equal(clf.predict_proba(data.X_test), proba)
     refit = clf.fit(data.X_train, data.y_train)
     np.testing.assert_array_equal(refit._prediction_adjustment(), np.zeros(4))
+
+
+# the parameters only UnlockerClassifier has, and its strategies' own
+UNLOCKER_ERRORS = [
+    ("tau-bounds-strings", {"tau_bounds": ("a", "b")}, ValueError,
+     r"tau_bounds must be two numbers"),
+    ("prior-strings", {"prior": ["a", "b", "c", "d"]}, ValueError,
+     "prior must be a mode name or 4 positive class frequencies"),
+    ("strategy-parameter", {"strategy": SmallLossStrategy(loss_power="sqrt")},
+     ValueError, "'loss_power' parameter of SmallLossStrategy"),
+    ("augment-changes-shape", {"augment": lambda x: x[:3]}, ValueError,
+     r"augment changed a batch of shape \(2, 6\) into \(2, 3\)"),
+    ("augment-fails", {"augment": lambda x: x[:, 0]}, ValueError,
+     "augment failed on a batch of shape"),
+    ("accelerator-class", {"accelerator": type("Accelerator", (), {
+        name: lambda self: None for name in ("prepare", "backward", "gather", "unwrap_model")})},
+     TypeError, r"accelerator=Accelerator is a class; pass an instance"),
+]
+
+
+@pytest.mark.parametrize("case,params,error,match", UNLOCKER_ERRORS,
+                         ids=[case[0] for case in UNLOCKER_ERRORS])
+def test_unlocker_fit_error(case, params, error, match, data):
+    with pytest.raises(error, match=match):
+        UnlockerClassifier(**{**FAST, "logit_adjustment": "unlocker", **params}).fit(
+            data.X_train, data.y_train)
+
+
+def test_a_trusted_dataset_is_named(data):
+    trusted = torch.utils.data.TensorDataset(torch.as_tensor(data.X_train[:8]),
+                                             torch.as_tensor(data.y_train[:8]))
+    with pytest.raises(TypeError, match="X_trusted must be an array or tensor"):
+        UnlockerClassifier(strategy="mlc", **FAST).fit(data.X_train, data.y_train,
+                                                        X_trusted=trusted,
+                                                        y_trusted=data.y_train[:8])
