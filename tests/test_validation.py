@@ -281,10 +281,19 @@ class _FailsInEpoch(Callback):
             raise RuntimeError("the training failed")
 
 
-@pytest.mark.parametrize("strategy", ["small_loss", "dividemix", "mlc"])
-def test_a_failed_refit_leaves_the_previous_model(strategy, small_noisy_tabular):
+@pytest.mark.parametrize("make", [
+    lambda **kw: UnlockerClassifier(strategy="small_loss", **kw),
+    lambda **kw: UnlockerClassifier(**kw),
+    lambda **kw: UnlockerClassifier(strategy="mlc", **kw),
+    lambda **kw: UnlockerClassifier(strategy="dynamic_loss", **kw),
+    lambda **kw: DynamicLossClassifier(**kw),
+    lambda **kw: MetaLabelCorrectionClassifier(**kw),
+    lambda **kw: MetaLabelCorrectionClassifier(method="mlc_d", **kw),
+], ids=["small_loss", "dividemix", "mlc", "dynamic_loss", "DynamicLossClassifier",
+        "MetaLabelCorrectionClassifier", "mlc_d"])
+def test_a_failed_refit_leaves_the_previous_model(make, small_noisy_tabular):
     data = small_noisy_tabular
-    clf = UnlockerClassifier(strategy=strategy, max_epochs=3, warmup_epochs=1, random_state=0)
+    clf = make(max_epochs=3, warmup_epochs=1, random_state=0)
     clf.fit(data.X_train, data.y_train)
     before = {k: v for k, v in vars(clf).items() if k.endswith("_")}
     proba = clf.predict_proba(data.X_test)
