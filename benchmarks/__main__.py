@@ -16,7 +16,8 @@ def main(argv=None):
         print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]  (--help for each)")
         return 2
     module = __import__(commands[argv[0]], fromlist=["main"])
-    return module.main(argv[1:]) or 0
+    status = module.main(argv[1:])  # an exit status, or a command's results (run's frame)
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":
