@@ -89,6 +89,8 @@ SKORCH_PLAIN = ("iterator_train", "iterator_valid")
 _KEYWORD_HINTS = {
     "class_weight": "long-tailed classes are what logit_adjustment corrects; per-sample "
                     "weights go to fit(X, y, sample_weight=...)",
+    "criterion": "the loss is the method's own (the logit-adjusted cross-entropy, DivideMix's "
+                 "MixMatch loss, ...): choose it with strategy= and logit_adjustment=",
 }
 
 
@@ -492,6 +494,16 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                   if name in accepted and name not in given}
         if self.module is None and len(self.input_shape_) > 1:
             filled["module__n_features"] = int(np.prod(self.input_shape_))
+        missing = [name for name, parameter in accepted.items()
+                   if parameter.default is inspect.Parameter.empty and parameter.kind in (
+                       parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+                   and name not in given and f"module__{name}" not in filled]
+        if missing:
+            raise TypeError(
+                f"module {getattr(module, '__name__', module)!r} needs {missing}, which the "
+                f"estimator does not fill: it fills the arguments named n_features, "
+                f"in_channels and n_classes ({fills}); name them so, or pass "
+                f"{', '.join(f'module__{name}=...' for name in missing)}")
         return module, filled
 
     def _callbacks(self):

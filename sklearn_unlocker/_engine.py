@@ -37,6 +37,12 @@ import torch
 
 from ._rows import row_cross_entropy
 from .adjustment import (
+    BC_FRACTION,
+    BC_MIN_PER_CLASS,
+    EMA_BETA,
+    MAX_PRIOR_CHANGE,
+    TAU_BOUNDS,
+    TAU_LR,
     balanced_clean_subset,
     ema_update,
     estimate_prior,
@@ -89,14 +95,14 @@ class Config:
     batch_size: int
     tau: float = 1.0
     tau_solver: str = "sgd"
-    tau_lr: float = 0.5
+    tau_lr: float = TAU_LR
     tau_steps: int = 1
-    tau_bounds: tuple = (-1.0, 1.5)
-    ema_beta: float = 0.5
+    tau_bounds: tuple = TAU_BOUNDS
+    ema_beta: float = EMA_BETA
     prior: object = "observed"  # a mode name or a fixed prior array
-    max_prior_change: float = 2.0
-    bc_fraction: float = 0.15
-    bc_min_per_class: int = 3
+    max_prior_change: float = MAX_PRIOR_CHANGE
+    bc_fraction: float = BC_FRACTION
+    bc_min_per_class: int = BC_MIN_PER_CLASS
     mixup_alpha: float = 0.0
     augment: object = None
     refresh_batchnorm: bool = True

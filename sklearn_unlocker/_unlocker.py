@@ -10,7 +10,15 @@ import torch
 from ._base import NeuralClassifierBase
 from ._engine import ROWS, Config
 from ._sklearn_compat import HasMethods, Interval, StrOptions
-from .adjustment import PRIOR_MODES
+from .adjustment import (
+    BC_FRACTION,
+    BC_MIN_PER_CLASS,
+    EMA_BETA,
+    MAX_PRIOR_CHANGE,
+    PRIOR_MODES,
+    TAU_BOUNDS,
+    TAU_LR,
+)
 from .augment import resolve_augment
 from .exceptions import UnlockerWarning
 from .strategies import STRATEGIES, BaseStrategy, MetaStrategy, resolve_strategy
@@ -318,7 +326,10 @@ class UnlockerClassifier(NeuralClassifierBase):
 
     _parameter_constraints = {
         **NeuralClassifierBase._parameter_constraints,
-        "strategy": [StrOptions(set(STRATEGIES)), BaseStrategy, object],
+        # a name, or a strategy object: a BaseStrategy, or anything with its hooks
+        "strategy": [StrOptions(set(STRATEGIES)), BaseStrategy, HasMethods([
+            "split", "prepare", "extra_modules", "score_training", "score", "train_step",
+            "loss", "training_weights", "batch_fields", "select_trusted"])],
         "accelerator": [None, HasMethods(["prepare", "backward", "gather", "unwrap_model"])],
         "logit_adjustment": [StrOptions(set(ROWS))],
         "tau": [Interval(Real, None, None, closed="neither")],
@@ -345,14 +356,14 @@ class UnlockerClassifier(NeuralClassifierBase):
         logit_adjustment="loss",
         tau=1.0,
         tau_solver="sgd",
-        tau_lr=0.5,
+        tau_lr=TAU_LR,
         tau_steps=1,
-        tau_bounds=(-1.0, 1.5),
-        ema_beta=0.5,
+        tau_bounds=TAU_BOUNDS,
+        ema_beta=EMA_BETA,
         prior="ir_aware",
-        max_prior_change=2.0,
-        bc_fraction=0.15,
-        bc_min_per_class=3,
+        max_prior_change=MAX_PRIOR_CHANGE,
+        bc_fraction=BC_FRACTION,
+        bc_min_per_class=BC_MIN_PER_CLASS,
         warmup_epochs=5,
         mixup_alpha=0.0,
         augment=None,

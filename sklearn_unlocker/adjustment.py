@@ -55,6 +55,15 @@ __all__ = [
 
 PRIOR_MODES = ("ir_aware", "corrected", "clean", "observed")
 
+# Algorithm 1's knobs: their one home, read by these functions, the engine's Config and the
+# estimators' signatures (documented there)
+TAU_LR = 0.5
+TAU_BOUNDS = (-1.0, 1.5)
+EMA_BETA = 0.5
+MAX_PRIOR_CHANGE = 2.0
+BC_FRACTION = 0.15
+BC_MIN_PER_CLASS = 3
+
 
 def balanced_weights(groups, n_groups=None):
     """Per-sample weights that turn a sum into the mean of per-group means.
@@ -256,10 +265,10 @@ def solve_tau(
     groups=None,
     *,
     solver="sgd",
-    lr=0.5,
+    lr=TAU_LR,
     steps=1,
     batch_size=None,
-    bounds=(-1.0, 3.0),
+    bounds=TAU_BOUNDS,
     random_state=None,
 ):
     """One outer step: a new tau for the current model, from its logits on D_bc.
@@ -284,9 +293,9 @@ def solve_tau(
         Passes over D_bc of "sgd".
     batch_size : int, default=None
         Mini-batch size of "sgd"; ``None`` for the whole D_bc at once.
-    bounds : tuple of float, default=(-1.0, 3.0)
-        Tau is kept in this interval (every solver). A wide interval here; the
-        estimators pass their ``tau_bounds``, (-1, 1.5) by default.
+    bounds : tuple of float, default=(-1.0, 1.5)
+        Tau is kept in this interval (every solver); the estimators pass their
+        ``tau_bounds``, the same by default.
     random_state : int, RandomState instance or None, default=None
         Shuffles the mini-batches of "sgd".
 
@@ -621,7 +630,8 @@ def noise_direction(logits, y, n_classes, *, sample_weight=None):
 
 
 def estimate_prior(mode, y, n_classes, *, clean_mask=None, corrected_labels=None,
-                   selection_logits=None, previous=None, max_change=2.0, sample_weight=None):
+                   selection_logits=None, previous=None, max_change=MAX_PRIOR_CHANGE,
+                   sample_weight=None):
     """Step 5 of Algorithm 1: the class prior from the cleaned labels, by one recipe.
 
     The counts of :func:`prior_counts`, smoothed by :func:`smoothed_prior` (one
@@ -682,8 +692,8 @@ def _posterior(logits, rows):
     return _softmax(np.asarray(logits, dtype=np.float64)[rows])
 
 
-def balanced_clean_subset(clean_proba, clean_mask, y, n_classes, *, fraction=0.15,
-                          min_per_class=3):
+def balanced_clean_subset(clean_proba, clean_mask, y, n_classes, *, fraction=BC_FRACTION,
+                          min_per_class=BC_MIN_PER_CLASS):
     """Indices of the balanced clean subset D_bc, chosen per class.
 
     For each class (by given label) of size ``n_c``: the ``round(fraction *

@@ -120,6 +120,17 @@ class _Lazy(nn.Module):
         return self.linear(X)
 
 
+class _OtherNames(nn.Module):
+    """Its sizes under names the estimator does not fill."""
+
+    def __init__(self, input_dim, num_classes):
+        super().__init__()
+        self.linear = nn.Linear(input_dim, num_classes)
+
+    def forward(self, X):
+        return self.linear(X)
+
+
 class _Dicts(torch.utils.data.Dataset):
     """Yields dicts, not (x, y) pairs."""
 
@@ -241,6 +252,10 @@ FIT_ERRORS = [
      "no parameter that requires grad"),
     ("module-sklearn", {"module": sklearn.linear_model.LogisticRegression}, _with(), TypeError,
      "module must be a torch.nn.Module"),
+    ("module-other-argument-names", {"module": _OtherNames}, _with(), TypeError,
+     r"needs \['input_dim', 'num_classes'\].*module__input_dim=\.\.\."),
+    ("keyword-criterion", {"criterion": nn.CrossEntropyLoss}, _with(), TypeError,
+     "'criterion' \\(the loss is the method's own"),
     # keywords shaped like attributes
     ("keyword-trailing-underscore", {"random_state_": 0}, _with(), TypeError,
      "'random_state_'.*leading or trailing underscore"),
