@@ -474,6 +474,13 @@ class UnlockerClassifier(NeuralClassifierBase):
                 f"logit_adjustment={self.logit_adjustment!r}: only "
                 f"logit_adjustment='unlocker' learns tau and re-estimates the prior; set it "
                 f"to use them", UnlockerWarning, stacklevel=6)
+        strategy = self._make_strategy()
+        if self.mixup_alpha != defaults["mixup_alpha"].default and not getattr(
+                strategy, "uses_mixup_alpha", True):
+            warnings.warn(
+                f"mixup_alpha={self.mixup_alpha} is ignored with strategy "
+                f"{type(strategy).__name__}, which mixes with its own alpha (e.g. "
+                f"strategy=DivideMixStrategy(alpha=...))", UnlockerWarning, stacklevel=6)
 
     def _engine_config(self, y_encoded):
         self._warn_ignored()

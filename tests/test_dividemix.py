@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import sklearn_unlocker.strategies._dividemix as dividemix_module
-from sklearn_unlocker import UnlockerClassifier
+from sklearn_unlocker import UnlockerClassifier, UnlockerWarning
 from sklearn_unlocker.augment import GaussianNoise, RandomShift
 from sklearn_unlocker.modules import ConvNet
 from sklearn_unlocker.strategies import BatchTargets, DivideMixStrategy, TrainingContext
@@ -265,3 +265,9 @@ def test_two_views_are_never_identical(data, monkeypatch):
         UnlockerClassifier(strategy="dividemix", module=torch.nn.Flatten(), max_epochs=2,
                            warmup_epochs=1).fit(np.zeros((8, 1, 2, 2, 2), np.float32),
                                                 np.arange(8) % 2)
+
+
+def test_mixup_alpha_set_for_dividemix_warns_that_it_is_ignored(data):
+    with pytest.warns(UnlockerWarning, match="mixup_alpha=0.4 is ignored with strategy "
+                                             "DivideMixStrategy"):
+        UnlockerClassifier(mixup_alpha=0.4, **FAST).fit(data.X_train, data.y_train)

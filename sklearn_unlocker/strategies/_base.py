@@ -298,6 +298,10 @@ class BaseStrategy(BaseEstimator):
         Whether training compares augmented views of each sample (DivideMix's
         co-guessing): with ``augment=None`` the estimator then uses
         :func:`~sklearn_unlocker.augment.default_views` instead of two identical views.
+    uses_mixup_alpha : bool
+        Whether training reads ``TrainingContext.mixup_alpha`` (the estimator's
+        ``mixup_alpha``); DivideMix mixes with its own ``alpha``, and the estimator
+        warns when ``mixup_alpha`` is set for a strategy that ignores it.
     judges_labels : bool
         Whether :meth:`split` judges the labels. A strategy that trusts every label
         (:class:`NoSelection`) sets it to False; the label-issue table then flags the
@@ -337,6 +341,7 @@ class BaseStrategy(BaseEstimator):
     n_networks = 1
     needs_views = False
     judges_labels = True
+    uses_mixup_alpha = True
 
     def extra_modules(self, module):
         """Modules to build beside the estimator's module, e.g. a second network.

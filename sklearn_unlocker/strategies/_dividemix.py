@@ -335,6 +335,8 @@ class DivideMixStrategy(BaseStrategy):
     n_networks = 2
     needs_views = True
 
+    uses_mixup_alpha = False  # MixMatch mixes with the strategy's own alpha
+
     _parameter_constraints = {
         "p_threshold": [Interval(Real, 0, 1, closed="neither")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
