@@ -854,6 +854,13 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         self.device_ = device
         self.augment_ = config.augment
         self._given_labels_ = self.classes_[y_encoded]
+        # a torchvision dataset's names of its integer labels (folder names): name[label]
+        names = self._dataset_classes_
+        if names is not None and np.issubdtype(self.classes_.dtype, np.integer) and \
+                self.classes_.min() >= 0 and self.classes_.max() < len(names):
+            self.class_names_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "class_names_"):
+            del self.class_names_
         self.train_indices_ = np.arange(len(y_encoded)) if train is None else train
         split = engine.split
         self.label_issues_ = ~split.clean_mask
@@ -1070,9 +1077,19 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
 
     # --- prediction ----------------------------------------------------------------
 
+    def _check_dataset_classes(self, X):
+        """A dataset that numbers other classes (another folder list) is an error."""
+        fitted, given = getattr(self, "_dataset_classes_", None), _class_names(X)
+        if fitted is not None and given is not None and fitted != given:
+            raise ValueError(
+                f"the dataset's classes {given} are not the training dataset's {fitted}, so "
+                f"its label numbers mean other classes (ImageFolder numbers the folders it "
+                f"finds); give it every training class folder, or map its labels")
+
     def _logits(self, X):
         check_is_fitted(self)
         if is_dataset(X):  # streamed through a DataLoader (iterator_valid__* options)
+            self._check_dataset_classes(X)
             X = DatasetInputs(X, loader=self._loader_options("iterator_valid"))
             if not len(X):
                 raise ValueError("X is an empty Dataset")
@@ -1177,12 +1194,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             if y is not None:
                 raise ValueError("X is a Dataset of (x, y) pairs, whose labels are scored; y "
                                  "must be None")
-            fitted, given = getattr(self, "_dataset_classes_", None), _class_names(X)
-            if fitted is not None and given is not None and fitted != given:
-                raise ValueError(
-                    f"the dataset's classes {given} are not the training dataset's {fitted}, so "
-                    f"its label numbers mean other classes (ImageFolder numbers the folders it "
-                    f"finds); give it every training class folder, or map its labels")
+            self._check_dataset_classes(X)
             with torch.random.fork_rng(devices=[]):
                 y = dataset_labels(X, self._loader_options("iterator_valid"))
         elif y is None:

@@ -259,6 +259,11 @@ class UnlockerClassifier(NeuralClassifierBase):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
+    class_names_ : ndarray of str
+        Only after fitting a torchvision dataset with integer labels (e.g.
+        ``ImageFolder``): its ``classes``, the name of each label
+        (``clf.class_names_[clf.predict(folder)]``). Predicting on or scoring a
+        dataset whose ``classes`` differ is an error.
     n_features_in_ : int
         Number of features (the second dimension for N-D input).
     input_shape_ : tuple

@@ -251,3 +251,20 @@ def test_dividemix_reads_a_dataset_once_per_score_pass(small_noisy_tabular):
     test = CountingDataset(data.X_test, data.y_test)
     clf.predict(test)  # both networks on each batch of one pass
     assert test.reads == len(test) + 1  # + the shape probe's first row
+
+
+def test_a_folders_class_names_and_a_folder_of_other_classes(tmp_path):
+    _image_folder(tmp_path / "train", n_per_class=4)
+    train = torchvision.datasets.ImageFolder(str(tmp_path / "train"), transform=TO_TENSOR)
+    clf = UnlockerClassifier(strategy="none", **FAST).fit(train)
+    assert clf.class_names_.tolist() == train.classes  # label i is the folder classes[i]
+    assert set(clf.class_names_[clf.predict(train)]) <= set(train.classes)
+    other = tmp_path / "other"
+    for name in train.classes[:2] + ["purple"]:  # another class list: other label numbers
+        (other / name).mkdir(parents=True)
+        for path in sorted((tmp_path / "train" / train.classes[0]).iterdir())[:2]:
+            (other / name / path.name).write_bytes(path.read_bytes())
+    folder = torchvision.datasets.ImageFolder(str(other), transform=TO_TENSOR)
+    for method in (clf.predict, clf.predict_proba, clf.score):
+        with pytest.raises(ValueError, match="not the training dataset's"):
+            method(folder)
