@@ -77,3 +77,15 @@ def test_make_long_tailed_rejects_bad_arguments(kwargs, message):
     y = np.repeat([0, 1, 2], 50)
     with pytest.raises(ValueError, match=message):
         make_long_tailed(None, y, **kwargs)
+
+
+def test_a_dataframe_stays_a_dataframe():
+    import pandas as pd
+
+    y = np.repeat([0, 1, 2], 50)
+    X = pd.DataFrame({"a": np.arange(150.0), "b": -np.arange(150.0)}, index=np.arange(150) * 2)
+    X_lt, y_lt, rows = make_long_tailed(X, y, imbalance_ratio=5, random_state=0,
+                                        return_indices=True)
+    assert isinstance(X_lt, pd.DataFrame) and list(X_lt.columns) == ["a", "b"]
+    np.testing.assert_array_equal(X_lt.index, X.index[rows])
+    np.testing.assert_array_equal(X_lt["a"], rows)

@@ -125,8 +125,8 @@ def make_long_tailed(
 
     Returns
     -------
-    X_lt : ndarray of shape (n_kept, ...) or None
-        Kept samples.
+    X_lt : ndarray of shape (n_kept, ...), DataFrame or None
+        Kept samples (a DataFrame stays one, with its index and columns).
     y_lt : ndarray of shape (n_kept,)
         Their labels.
     indices : ndarray of shape (n_kept,)
@@ -145,7 +145,8 @@ def make_long_tailed(
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D, got shape {y.shape}")
     if X is not None:
-        X = np.asarray(X)
+        if not hasattr(X, "iloc"):  # a DataFrame stays one (its rows taken by position)
+            X = np.asarray(X)
         if len(X) != len(y):
             raise ValueError(f"X and y differ in length: {len(X)} != {len(y)}")
     classes, available = np.unique(y, return_counts=True)
@@ -171,7 +172,7 @@ def make_long_tailed(
         members = np.flatnonzero(y == label)
         kept.append(rng.choice(members, size=count, replace=False))
     indices = np.sort(np.concatenate(kept))
-    X_lt = None if X is None else X[indices]
+    X_lt = None if X is None else X.iloc[indices] if hasattr(X, "iloc") else X[indices]
     if return_indices:
         return X_lt, y[indices], indices
     return X_lt, y[indices]

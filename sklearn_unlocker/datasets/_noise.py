@@ -3,7 +3,8 @@
 A transition matrix ``T`` has one row per true class and one column per observed
 class; ``T[i, j]`` is the probability that a sample of true class ``i`` is given
 label ``j``, so every row sums to 1 and ``counts @ T`` are the expected observed
-counts.
+counts. cleanlab's ``noise_matrix`` is the transpose: ``noise_matrix[j, i] = P(given j |
+true i)``, one column per true class; pass ``T.T`` where cleanlab asks for one.
 """
 
 from numbers import Integral, Real
