@@ -50,6 +50,7 @@ from ._net import TensorBatchIterator, TrainingNet, map_location
 from ._sklearn_compat import Interval, StrOptions, check_sample_weight
 from .augment import default_views
 from .exceptions import UnlockerWarning
+from .model_selection import noise_from_labels
 from .modules import MLP
 
 __all__ = ["NeuralClassifierBase"]
@@ -877,6 +878,10 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         self._warm_signature_ = self._warm_signature(device)
         self.timings_ = {"fit": time.perf_counter() - start, **engine.timings()}
         self._fitted_attributes(engine)
+        # the noise the fit found: its corrected labels against the given ones
+        self.noise_matrix_, self.true_prior_ = noise_from_labels(
+            self._given_labels_, self.corrected_labels_, self.classes_,
+            sample_weight=sample_weight)
         return self
 
     def _warm_signature(self, device):

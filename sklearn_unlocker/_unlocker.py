@@ -299,6 +299,13 @@ class UnlockerClassifier(NeuralClassifierBase):
     corrected_labels_ : ndarray of shape (n_samples,)
         Final label of each training sample (the given one where clean), in the
         original label values.
+    noise_matrix_ : ndarray of shape (n_classes, n_classes)
+        The noise the fit found: row i, the given labels of the samples whose
+        corrected label is ``classes_[i]`` (``P(given j | true i)``; cleanlab's
+        ``noise_matrix`` is the transpose). For
+        :func:`~sklearn_unlocker.model_selection.make_noise_aware_scorer`.
+    true_prior_ : ndarray of shape (n_classes,)
+        The share of each class among the corrected labels.
     timings_ : dict
         Seconds spent in the whole fit ("fit"), the score passes ("score_pass"),
         the strategy's selection ("selection") and Unlocker's own work: outer

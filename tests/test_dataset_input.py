@@ -260,7 +260,7 @@ def test_a_folders_class_names_and_a_folder_of_other_classes(tmp_path):
     assert clf.class_names_.tolist() == train.classes  # label i is the folder classes[i]
     assert set(clf.class_names_[clf.predict(train)]) <= set(train.classes)
     other = tmp_path / "other"
-    for name in train.classes[:2] + ["purple"]:  # another class list: other label numbers
+    for name in [*train.classes[:2], "purple"]:  # another class list: other label numbers
         (other / name).mkdir(parents=True)
         for path in sorted((tmp_path / "train" / train.classes[0]).iterdir())[:2]:
             (other / name / path.name).write_bytes(path.read_bytes())

@@ -84,8 +84,8 @@ def test_a_dataframe_stays_a_dataframe():
 
     y = np.repeat([0, 1, 2], 50)
     X = pd.DataFrame({"a": np.arange(150.0), "b": -np.arange(150.0)}, index=np.arange(150) * 2)
-    X_lt, y_lt, rows = make_long_tailed(X, y, imbalance_ratio=5, random_state=0,
-                                        return_indices=True)
+    X_lt, _, rows = make_long_tailed(X, y, imbalance_ratio=5, random_state=0,
+                                     return_indices=True)
     assert isinstance(X_lt, pd.DataFrame) and list(X_lt.columns) == ["a", "b"]
     np.testing.assert_array_equal(X_lt.index, X.index[rows])
     np.testing.assert_array_equal(X_lt["a"], rows)
