@@ -11,7 +11,8 @@ def main(argv=None):
     commands = {"run": "benchmarks.run", "overhead": "benchmarks.overhead",
                 "devgrid": "benchmarks.devgrid", "trajectories": "benchmarks.trajectories",
                 "streaming": "benchmarks.streaming", "syncs": "benchmarks.syncs",
-                "label_quality": "benchmarks.label_quality", "gpu": "benchmarks.gpu"}
+                "label_quality": "benchmarks.label_quality", "gpu": "benchmarks.gpu",
+                "noisy_selection": "benchmarks.noisy_selection"}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]  (--help for each)")
         return 2
