@@ -239,8 +239,20 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         fitted = {key: state.pop(key) for key in [k for k in state if k.endswith("_")
                                                   and k not in ("net_", "device_")]}
         if fitted:
-            state[self._DEVICE_STATE] = pickle.dumps(fitted)
+            try:
+                state[self._DEVICE_STATE] = pickle.dumps(fitted)
+            except (pickle.PicklingError, AttributeError, TypeError):
+                # something only cloudpickle pickles (a lambda augment, a local class): left
+                # as it is, for the pickler at hand (it then loads on the device it was on)
+                state.update(fitted)
         return state
+
+    def __deepcopy__(self, memo):
+        # a copy in memory needs no map location: copy the attributes as they are
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
 
     def __setstate__(self, state):
         if self._DEVICE_STATE in state:
@@ -297,10 +309,10 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                     "X is a Dataset of (x, y) pairs, whose labels are the training labels; "
                     "y must be None (skorch's convention), got an array beside it")
             with torch.random.fork_rng(devices=[]):  # a transform may draw: leave global RNG
-                y = np.asarray(dataset_labels(X, self._loader_options("iterator_valid")))
                 first = DatasetInputs(X)[:1]
+                self._check_streamed_device(first)  # before workers read it for the labels
+                y = np.asarray(dataset_labels(X, self._loader_options("iterator_valid")))
             sample_shape = tuple(first.shape[1:])
-            self._check_streamed_device(first)
             self._dataset_classes_ = _class_names(X)
             if y.ndim != 1:
                 raise ValueError(f"the dataset's labels must be one per sample; got an array "
@@ -316,7 +328,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                                  dtype=np.float32, ensure_min_samples=2, y_numeric=False)
             sample_shape = tuple(X.shape[1:])
             self._dataset_classes_ = None
-            largest = float(np.abs(X).max()) if X.size else 0.0
+            largest = float(max(X.max(), -X.min())) if X.size else 0.0  # no copy of X
             if largest > _LARGEST_INPUT:
                 warnings.warn(
                     f"X has values up to {largest:.3g} in magnitude: networks train poorly on "
@@ -697,7 +709,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         was_training = module.training
         module.eval()
         try:  # in this process alone, whatever the accelerator; with grad, to see it flow
-            with net.autocast():
+            with torch.enable_grad(), net.autocast():  # (a fit called under no_grad trains)
                 out = module(sample.to(net.device))
         except Exception as error:
             raise ValueError(

@@ -231,7 +231,7 @@ class TrustedSet:
         -------
         mask : torch.Tensor of bool, on the host
         """
-        return self.member[indices]
+        return self.member[indices.cpu() if isinstance(indices, torch.Tensor) else indices]
 
     def batch(self, size):
         """A class-balanced random batch of the set, on the device.
@@ -361,6 +361,8 @@ class TrainingEngine:
     def end_training(self, net):
         """Outer step and selection on the final model, so tau_, alpha and the label issues
         describe what was trained (Algorithm 1 ends each epoch with the outer step)."""
+        # a warm start's first pass scores these weights again: it goes on without this one
+        self.resumable_quality = self.quality_sum.copy(), self.quality_passes
         logits = self._update(net)
         alpha = torch.as_tensor(self.alpha, dtype=logits.dtype)
         self.label_quality = self.quality_sum / self.quality_passes
@@ -394,7 +396,8 @@ class TrainingEngine:
             selection_logits = logits
         if self.context.noise_direction is None:  # read once, at the fit's first selection
             self.context.noise_direction = self._noise_direction(logits)
-        split = self.strategy.split(scores[0] if self.strategy.n_networks == 1 else scores,
+        one_network = getattr(self.strategy, "n_networks", 1) == 1
+        split = self.strategy.split(scores[0] if one_network else scores,
                                     self.y, sample_weight=self.sample_weight,
                                     random_state=self.random_state,
                                     **({"context": self.context} if self.split_takes_context
@@ -492,26 +495,27 @@ class TrainingEngine:
         self.unit_weight = bool(np.all(sample_weight * weights == 1.0))
         as_tensor = torch.as_tensor
         device = self.device
-        # the strategy's own fields also stay on the host, where a batch's masks are built
-        self.host_tensors = {name: torch.as_tensor(np.ascontiguousarray(value))
-                             for name, value in extra.items()}
-        self.epoch_tensors = {
-            **{name: tensor.to(device) for name, tensor in self.host_tensors.items()},
-            "target": as_tensor(np.where(clean, self.y, corrected), dtype=torch.long,
-                                device=device),
-            "weight": as_tensor(sample_weight * weights, dtype=torch.float32, device=device),
-            "clean_mask": as_tensor(clean, device=device),
-            "labels": self.y_t,
-            "corrected_labels": as_tensor(corrected, dtype=torch.long, device=device),
-            "confidence": as_tensor(confidence, dtype=torch.float32, device=device),
-            "sample_weight": self.weight_t,
+        # every field on the host too, where a batch's masks are built (BatchTargets.host)
+        self.host_tensors = {
+            **{name: as_tensor(np.ascontiguousarray(value)) for name, value in extra.items()},
+            "target": as_tensor(np.where(clean, self.y, corrected), dtype=torch.long),
+            "weight": as_tensor(sample_weight * weights, dtype=torch.float32),
+            "clean_mask": as_tensor(clean),
+            "labels": as_tensor(self.y, dtype=torch.long),
+            "corrected_labels": as_tensor(corrected, dtype=torch.long),
+            "confidence": as_tensor(confidence, dtype=torch.float32),
+            "sample_weight": as_tensor(sample_weight, dtype=torch.float32),
         }
+        self.epoch_tensors = {name: tensor.to(device) for name, tensor in
+                              self.host_tensors.items()}
         self.loss_adjustment = (as_tensor(self.alpha, dtype=torch.float32, device=device)
                                 if self.config.row.in_loss else None)
 
     def _targets(self, indices):
+        # positions on the host (an accelerate-prepared loader may already have moved them)
+        host = indices if indices.device.type == "cpu" else None
         return BatchTargets(indices.to(self.device, non_blocking=True), self.epoch_tensors,
-                            self.loss_adjustment, self.unit_weight, host_indices=indices,
+                            self.loss_adjustment, self.unit_weight, host_indices=host,
                             host_tensors=self.host_tensors)
 
     def train_step(self, net, X, indices):
@@ -574,8 +578,8 @@ class TrainingEngine:
         quality's running sum."""
         return {"tau": self.tau, "alpha": self.alpha.copy(), "prior": self.prior.copy(),
                 "record": self.record, "labels": self.y.copy(),
-                "quality_sum": self.quality_sum.copy(),
-                "quality_passes": self.quality_passes}
+                "quality_sum": self.resumable_quality[0],
+                "quality_passes": self.resumable_quality[1]}
 
     def timings(self):
         """Seconds per part of the engine's work, plus the strategy's own (``seconds_``)."""

@@ -251,5 +251,6 @@ def _labels_only(items):
         raise ValueError(f"a dataset given to fit must yield (x, y) pairs (skorch's "
                          f"convention); it yields a {kind}: wrap it so that __getitem__ "
                          f"returns (x, y)")
-    return None, np.asarray([np.asarray(item[1]).item() if np.ndim(item[1]) == 0
-                             else np.asarray(item[1]) for item in items])
+    labels = [item[1].cpu() if isinstance(item[1], torch.Tensor) else item[1] for item in items]
+    return None, np.asarray([np.asarray(label).item() if np.ndim(label) == 0
+                             else np.asarray(label) for label in labels])

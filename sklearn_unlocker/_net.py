@@ -86,9 +86,20 @@ def to_host(values, dtype=torch.float32):
 
 def wait_for_copies(device):
     """Let the asynchronous copies to the host made on ``device`` finish (one wait per
-    pass, where a blocking copy per batch would wait each time)."""
+    round of :data:`COPIES_PER_WAIT` batches, where a blocking copy per batch would wait
+    each time)."""
     if torch.device(device).type == "cuda":
         torch.cuda.current_stream(torch.device(device)).synchronize()
+
+
+#: batches a score pass copies to the host before it waits and moves them out of pinned
+#: memory (which then stays bounded by this many batches' logits)
+COPIES_PER_WAIT = 32
+
+
+def _due(device, count):
+    """Whether a pass on ``device`` should wait after its ``count``-th batch."""
+    return torch.device(device).type == "cuda" and count % COPIES_PER_WAIT == 0
 
 
 class TensorBatchIterator:
@@ -598,10 +609,13 @@ class TrainingNet(NeuralNet):
         else:
             outputs = [[] for _ in modules]
             with torch.inference_mode(), self.autocast():
-                for _, _, batch in iter_batches(X, batch_size):
+                for count, (_, _, batch) in enumerate(iter_batches(X, batch_size), start=1):
                     batch = batch.to(self.device, non_blocking=True)
                     for network, out in zip(modules, outputs, strict=True):
                         out.append(to_host(network(batch)))
+                    if _due(self.device, count):  # out of pinned memory, in one piece
+                        wait_for_copies(self.device)
+                        outputs = [[torch.cat(out)] for out in outputs]
             wait_for_copies(self.device)
             outputs = [torch.cat(out) if out else torch.empty(0, 0) for out in outputs]
         for network, training in zip(modules, was_training, strict=True):
@@ -624,11 +638,22 @@ class TrainingNet(NeuralNet):
         else:  # a tensor: each batch gathered from it, never the whole set copied
             batches = ((start, min(start + size, n), X[order[start:start + size]])
                        for start in range(0, n, size))
-        pieces = []
+        pieces, outputs = [], [None] * len(modules)
+
+        def put_back():  # the copied logits at their rows' places, out of pinned memory
+            wait_for_copies(self.device)
+            for start, stop, logits in pieces:
+                for i, out in enumerate(logits):
+                    if outputs[i] is None:
+                        outputs[i] = torch.empty(n, *out.shape[1:])
+                    outputs[i][order[start:stop]] = out
+            pieces.clear()
 
         def score(start, stop, batch):  # each network's logits, copied back asynchronously
             batch = batch.to(self.device, non_blocking=True)
             pieces.append((start, stop, [to_host(network(batch)) for network in modules]))
+            if _due(self.device, len(pieces)):
+                put_back()
 
         single = []
         with _on_batch_statistics(norms), torch.inference_mode(), self.autocast():
@@ -640,11 +665,5 @@ class TrainingNet(NeuralNet):
         with torch.inference_mode(), self.autocast():
             for start, stop, batch in single:
                 score(start, stop, batch)
-        wait_for_copies(self.device)
-        outputs = [None] * len(modules)
-        for start, stop, logits in pieces:  # put back at the rows' places
-            for i, out in enumerate(logits):
-                if outputs[i] is None:
-                    outputs[i] = torch.empty(n, *out.shape[1:])
-                outputs[i][order[start:stop]] = out
+        put_back()
         return outputs

@@ -341,7 +341,7 @@ class UnlockerClassifier(NeuralClassifierBase):
         # a name, or a strategy object: a BaseStrategy, or anything with its hooks
         "strategy": [StrOptions(set(STRATEGIES)), BaseStrategy, HasMethods([
             "split", "prepare", "extra_modules", "score_training", "score", "train_step",
-            "loss", "training_weights", "batch_fields", "select_trusted"])],
+            "loss", "training_weights", "batch_fields", "select_trusted", "get_params"])],
         "accelerator": [None, HasMethods(["prepare", "backward", "gather", "unwrap_model"])],
         "logit_adjustment": [StrOptions(set(ROWS))],
         "tau": [Interval(Real, None, None, closed="neither")],

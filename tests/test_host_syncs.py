@@ -29,10 +29,10 @@ def test_a_training_batch_waits_for_the_device_only_for_skorchs_loss_read(label,
     counter = count(CASES[label], X=X, y=y, max_epochs=3, warmup_epochs=1, batch_size=32)
     assert counter.batches > 0
     per_batch = {kind: n / counter.batches for kind, n in counter.in_batches.items()}
-    # the prior's copy once per epoch in DivideMix's penalty, nothing else
-    extra = {k: v for k, v in per_batch.items() if k not in LEFT and v > 1 / 3}
-    assert not extra, per_batch
-    assert per_batch.get("read: item", 0) == pytest.approx(1.0)
+    assert per_batch.get("read: item", 0) == pytest.approx(1.0), per_batch
+    # beyond skorch's read: at most the prior's copy in DivideMix's penalty, once an epoch
+    extra = {kind: n for kind, n in counter.in_batches.items() if kind not in LEFT}
+    assert sum(extra.values()) <= 3, extra  # max_epochs=3
 
 
 def test_the_counter_sees_what_would_synchronise():

@@ -82,8 +82,9 @@ def test_a_warm_start_on_the_same_labels_goes_on_with_the_mean(data, score_passe
     clf = UnlockerClassifier(**params).fit(data.X_train, data.y_train)
     clf.set_params(warm_start=True, max_epochs=2).fit(data.X_train, data.y_train)
     assert len(score_passes) == 6  # epochs 3, 4 and the end, then 5, 6 and the end
-    np.testing.assert_allclose(clf.label_quality_, _mean_given_proba(score_passes, given),
-                               rtol=1e-10)
+    # the first fit's final pass scored the weights epoch 5's pass scores again: once only
+    np.testing.assert_allclose(clf.label_quality_, _mean_given_proba(
+        score_passes[:2] + score_passes[3:], given), rtol=1e-10)
     # other labels: the mean of this fit's passes only
     flipped = data.y_train.copy()
     flipped[:5] = flipped[5:10]

@@ -68,23 +68,38 @@ def test_the_scorer_undoes_known_noise():
     # the noise these labels drew: the estimate is exact up to the prediction's own draws
     realised = np.array([np.bincount(y_noisy[y_true == i], minlength=3) for i in range(3)])
     realised = realised / realised.sum(axis=1, keepdims=True)
-    scorer = make_noise_aware_scorer(realised, classes=[0, 1, 2])
+    scorer = make_noise_aware_scorer(realised, method="invert", classes=[0, 1, 2])
     assert abs(scorer.estimate(y_noisy, y_pred) - clean) < 0.005
-    accuracy = make_noise_aware_scorer(realised, classes=[0, 1, 2], metric="accuracy")
+    accuracy = make_noise_aware_scorer(realised, method="invert", classes=[0, 1, 2],
+                                       metric="accuracy")
     assert abs(accuracy.estimate(y_noisy, y_pred) - np.mean(y_pred == y_true)) < 0.005
     # the generator's matrix, off the realised one by sampling, costs a few points
-    assert abs(make_noise_aware_scorer(T, classes=[0, 1, 2]).estimate(y_noisy, y_pred)
-               - clean) < 0.05
+    assert abs(make_noise_aware_scorer(T, method="invert", classes=[0, 1, 2]).estimate(
+        y_noisy, y_pred) - clean) < 0.05
 
 
-def test_the_scorer_in_a_grid_search(small_noisy_tabular):
+def test_the_scorers_in_a_grid_search(small_noisy_tabular):
     data = small_noisy_tabular
     fast = dict(max_epochs=3, warmup_epochs=1, random_state=0)
     reference = UnlockerClassifier(**fast).fit(data.X_train, data.y_train)
-    scorer = make_noise_aware_scorer(reference.noise_matrix_, classes=reference.classes_)
-    search = GridSearchCV(UnlockerClassifier(**fast), {"strategy": ["small_loss", "none"]},
-                          scoring=scorer, cv=2).fit(data.X_train, data.y_train)
-    assert 0.0 <= search.best_score_ <= 1.0
+    for method in ("agreed", "invert"):
+        scorer = make_noise_aware_scorer(reference, method=method)
+        search = GridSearchCV(UnlockerClassifier(**fast), {"strategy": ["small_loss", "none"]},
+                              scoring=scorer, cv=2).fit(data.X_train, data.y_train)
+        assert 0.0 <= search.best_score_ <= 1.0
+
+
+def test_agreed_scores_on_the_labels_the_reference_believes(small_noisy_tabular):
+    data = small_noisy_tabular
+    fast = dict(max_epochs=3, warmup_epochs=1, random_state=0)
+    reference = UnlockerClassifier(**fast).fit(data.X_train, data.y_train)
+    candidate = UnlockerClassifier(strategy="none", **fast).fit(data.X_train, data.y_train)
+    believed = reference.predict(data.X_test) == data.y_test
+    expected = balanced_accuracy_score(data.y_test[believed],
+                                       candidate.predict(data.X_test)[believed])
+    scorer = make_noise_aware_scorer(reference)
+    assert scorer(candidate, data.X_test, data.y_test) == pytest.approx(expected)
+    assert 0 < believed.sum() < len(believed)
 
 
 @pytest.mark.parametrize("matrix,match", [
@@ -94,4 +109,16 @@ def test_the_scorer_in_a_grid_search(small_noisy_tabular):
 ])
 def test_a_matrix_that_cannot_be_undone_is_an_error(matrix, match):
     with pytest.raises(ValueError, match=match):
-        make_noise_aware_scorer(matrix)
+        make_noise_aware_scorer(matrix, method="invert")
+    with pytest.raises(ValueError, match="needs a fitted reference estimator"):
+        make_noise_aware_scorer(np.eye(2))
+
+
+def test_classes_in_any_order_and_labels_outside_them():
+    T, prior = noise_from_labels(["b", "a", "a"], ["b", "b", "a"], classes=["b", "a"])
+    np.testing.assert_allclose(T, [[0.5, 0.5], [0.0, 1.0]])  # rows: "b", then "a"
+    np.testing.assert_allclose(prior, [2 / 3, 1 / 3])
+    with pytest.raises(ValueError, match=r"given has labels that are not in classes: \['c'\]"):
+        noise_from_labels(["c", "a"], ["a", "a"], classes=["b", "a"])
+    with pytest.raises(ValueError, match=r"y has labels that are not in classes: \[5\]"):
+        estimate_noise([0, 5], np.full((2, 2), 0.5), classes=[0, 1])
