@@ -770,9 +770,11 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None, X_trusted=None, y_trusted=None):
         """Fit, all or nothing: a fit that raises leaves the fitted attributes as they were
-        (none after a first fit, the previous model's after a refit). A warm start that
-        fails during training keeps the epochs its networks trained before the error, as
-        skorch's ``partial_fit`` does; a refit from scratch builds new networks."""
+        (none after a first fit, the previous model's after a refit, which builds new
+        networks). A warm start goes on with the fitted networks in place: one that fails
+        during training keeps the steps they took before the error, as skorch's
+        ``partial_fit`` does (after a non-finite loss, that step's too: refit or reload a
+        checkpoint)."""
         kept = {k: v for k, v in vars(self).items() if k.endswith("_")}
         try:
             return self._fit_once(X, y, sample_weight, X_trusted, y_trusted)

@@ -51,10 +51,20 @@ def _as_tensor(x):
         f"v2.ToDtype(torch.float32, scale=True)]))")
 
 
+def _not_a_pair(item):
+    """The error for a dataset item that is not an ``(x, y)`` pair."""
+    return ValueError(f"a dataset given to fit must yield (x, y) pairs (skorch's convention); "
+                      f"it yields a {type(item).__name__}: wrap it so that __getitem__ "
+                      f"returns (x, y)")
+
+
 def _input_at(dataset, row):
     """The input x of a dataset's ``(x, y)`` item, as float32: the dtype of the in-memory
     path (numpy's float64 included)."""
-    return _as_tensor(dataset[int(row)][0]).to(torch.float32)
+    item = dataset[int(row)]
+    if not isinstance(item, (tuple, list)) or len(item) < 2:
+        raise _not_a_pair(item)
+    return _as_tensor(item[0]).to(torch.float32)
 
 
 class _InputsOnly(Dataset):
@@ -246,11 +256,9 @@ def dataset_labels(dataset, loader=None):
 
 
 def _labels_only(items):
-    if any(not isinstance(item, (tuple, list)) or len(item) < 2 for item in items):
-        kind = type(items[0]).__name__
-        raise ValueError(f"a dataset given to fit must yield (x, y) pairs (skorch's "
-                         f"convention); it yields a {kind}: wrap it so that __getitem__ "
-                         f"returns (x, y)")
+    for item in items:
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            raise _not_a_pair(item)
     labels = [item[1].cpu() if isinstance(item[1], torch.Tensor) else item[1] for item in items]
     return None, np.asarray([np.asarray(label).item() if np.ndim(label) == 0
                              else np.asarray(label) for label in labels])

@@ -97,7 +97,7 @@ def wait_for_copies(device):
 COPIES_PER_WAIT = 32
 
 
-def _due(device, count):
+def copies_due(device, count):
     """Whether a pass on ``device`` should wait after its ``count``-th batch."""
     return torch.device(device).type == "cuda" and count % COPIES_PER_WAIT == 0
 
@@ -613,7 +613,7 @@ class TrainingNet(NeuralNet):
                     batch = batch.to(self.device, non_blocking=True)
                     for network, out in zip(modules, outputs, strict=True):
                         out.append(to_host(network(batch)))
-                    if _due(self.device, count):  # out of pinned memory, in one piece
+                    if copies_due(self.device, count):  # out of pinned memory, in one piece
                         wait_for_copies(self.device)
                         outputs = [[torch.cat(out)] for out in outputs]
             wait_for_copies(self.device)
@@ -652,7 +652,7 @@ class TrainingNet(NeuralNet):
         def score(start, stop, batch):  # each network's logits, copied back asynchronously
             batch = batch.to(self.device, non_blocking=True)
             pieces.append((start, stop, [to_host(network(batch)) for network in modules]))
-            if _due(self.device, len(pieces)):
+            if copies_due(self.device, len(pieces)):
                 put_back()
 
         single = []

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .._inputs import iter_batches
-from .._net import _due, to_host, wait_for_copies
+from .._net import copies_due, to_host, wait_for_copies
 from .._rows import row_cross_entropy
 from .._sklearn_compat import Interval, StrOptions
 from ._base import Split
@@ -211,7 +211,7 @@ class MetaLabelStrategy(MetaStrategy):
                 logits.append(to_host(z))
                 corrections.append(to_host(choice, torch.long))
                 confidence.append(to_host(best, torch.float64))
-                if _due(device, len(logits)):  # out of pinned memory, in one piece
+                if copies_due(device, len(logits)):  # out of pinned memory, in one piece
                     wait_for_copies(device)
                     logits, corrections, confidence = (
                         [torch.cat(parts)] for parts in (logits, corrections, confidence))
