@@ -2,6 +2,7 @@
 CUDA, user tensors on the GPU, bfloat16, reproducibility. Skipped without CUDA;
 ``python -m benchmarks gpu`` runs them on first contact with a GPU."""
 
+import os
 import pickle
 import subprocess
 import sys
@@ -56,7 +57,7 @@ def test_fit_warm_start_and_load_without_cuda(name, small_noisy_tabular, tmp_pat
         np.save({str(out)!r}, clf.predict_proba(np.load({str(X_path)!r})))
     """)
     subprocess.run([sys.executable, "-c", script], check=True,
-                   env={"CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin"})
+                   env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     np.testing.assert_allclose(np.load(out), after, rtol=1e-3, atol=1e-4)
     assert expected.shape == after.shape
 
