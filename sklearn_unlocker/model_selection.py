@@ -10,14 +10,13 @@ labels by undoing that noise on the validation confusion matrix::
     scorer = make_noise_aware_scorer(reference)     # the same for every candidate
     GridSearchCV(UnlockerClassifier(), grid, scoring=scorer).fit(X, y)
 
-By default (``method="agreed"``) it scores each candidate against the given
-labels of the validation samples whose label the reference predicts. With
-``method="invert"``: with ``A[i, k] = P(true i, predicted k)`` and the noise
+By default (``method="invert"``), with ``A[i, k] = P(true i, predicted k)`` and the noise
 independent of the prediction given the true class, the noisy confusion
 ``J[k, j] = P(predicted k, given j)`` is ``A^T T``, so ``A = (J T^-1)^T``
 (negative entries, from sampling, clipped to 0). The clean balanced accuracy is
 the mean over true classes of ``A[i, i] / sum_k A[i, k]``; the accuracy is
-``trace(A) / sum(A)``.
+``trace(A) / sum(A)``. With ``method="agreed"`` it scores each candidate against
+the given labels of the validation samples whose label the reference predicts.
 """
 
 import numpy as np
@@ -206,7 +205,7 @@ class NoiseAwareScorer:
                   "method": [StrOptions({"agreed", "invert"})],
                   "metric": [StrOptions({"balanced_accuracy", "accuracy"})]},
                  prefer_skip_nested_validation=True)
-def make_noise_aware_scorer(reference, *, method="agreed", classes=None,
+def make_noise_aware_scorer(reference, *, method="invert", classes=None,
                             metric="balanced_accuracy"):
     """A scorer for ``GridSearchCV`` / ``cross_validate`` that estimates the clean score.
 
@@ -219,14 +218,16 @@ def make_noise_aware_scorer(reference, *, method="agreed", classes=None,
         A fitted estimator of this package (any fitted classifier for
         ``method="agreed"``), or, for ``method="invert"``, a transition matrix
         ``T[i, j] = P(given j | true i)`` (e.g. from :func:`estimate_noise`).
-    method : {"agreed", "invert"}, default="agreed"
-        "agreed": the score against the given labels of the validation samples
-        whose label the reference predicts (the labels it believes).
+    method : {"invert", "agreed"}, default="invert"
         "invert": the validation confusion matrix of predictions against given
         labels, multiplied by the inverse noise (the reference's
-        ``noise_matrix_``; see the module docstring). On the development grid
-        "agreed" estimated the clean score far better (see
-        :ref:`model-selection`).
+        ``noise_matrix_``; see the module docstring). "agreed": the score against
+        the given labels of the validation samples whose label the reference
+        predicts (the labels it believes). On the development grid (25 settings,
+        five candidates) "invert" estimated the clean balanced accuracy with a
+        mean error of 0.115 against 0.165 for "agreed" and 0.167 for the noisy
+        labels' score, and picked as well as the noisy score (regret 0.017
+        against 0.018; "agreed" 0.024): see :ref:`model-selection`.
     classes : array-like of shape (n_classes,), default=None
         "invert" with a matrix: its classes (by default those in the labels and
         predictions scored, which must then be all of them).
