@@ -330,9 +330,6 @@ class TrainingEngine:
         self.trusted = TrustedSet(X, self.y, X=X_trusted, y=y_trusted, device=device,
                                   generator=generator)
 
-        self.y_t = torch.as_tensor(self.y, dtype=torch.long, device=device)
-        weights = np.ones(len(self.y)) if sample_weight is None else sample_weight
-        self.weight_t = torch.as_tensor(weights, dtype=torch.float32, device=device)
         self.context = TrainingContext(
             epoch=0, max_epochs=config.max_epochs, warmup_epochs=config.warmup_epochs,
             prior=self.prior, augment=config.augment, mixup_alpha=config.mixup_alpha,
