@@ -329,6 +329,7 @@ class TrainingEngine:
         X_trusted, y_trusted = (None, None) if trusted is None else trusted
         self.trusted = TrustedSet(X, self.y, X=X_trusted, y=y_trusted, device=device,
                                   generator=generator)
+        self.labels = torch.as_tensor(self.y, dtype=torch.long)  # the given labels, on the host
 
         self.context = TrainingContext(
             epoch=0, max_epochs=config.max_epochs, warmup_epochs=config.warmup_epochs,
@@ -431,8 +432,7 @@ class TrainingEngine:
         cleanlab's out-of-fold self-confidence (benchmarks/results/
         development_label_issues.md).
         """
-        labels = torch.as_tensor(self.y, dtype=torch.long)
-        self.quality_sum += torch.exp(-row_cross_entropy(logits.double(), labels)).numpy()
+        self.quality_sum += torch.exp(-row_cross_entropy(logits.double(), self.labels)).numpy()
         self.quality_passes += 1
 
     def _noise_direction(self, logits):
@@ -498,7 +498,7 @@ class TrainingEngine:
             "target": as_tensor(np.where(clean, self.y, corrected), dtype=torch.long),
             "weight": as_tensor(sample_weight * weights, dtype=torch.float32),
             "clean_mask": as_tensor(clean),
-            "labels": as_tensor(self.y, dtype=torch.long),
+            "labels": self.labels,
             "corrected_labels": as_tensor(corrected, dtype=torch.long),
             "confidence": as_tensor(confidence, dtype=torch.float32),
             "sample_weight": as_tensor(sample_weight, dtype=torch.float32),
