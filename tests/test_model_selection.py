@@ -122,3 +122,15 @@ def test_classes_in_any_order_and_labels_outside_them():
         noise_from_labels(["c", "a"], ["a", "a"], classes=["b", "a"])
     with pytest.raises(ValueError, match=r"y has labels that are not in classes: \[5\]"):
         estimate_noise([0, 5], np.full((2, 2), 0.5), classes=[0, 1])
+
+
+def test_every_estimator_has_the_noise_it_found(small_noisy_tabular):
+    from sklearn_unlocker import DynamicLossClassifier, MetaLabelCorrectionClassifier
+
+    data = small_noisy_tabular
+    for Estimator in (DynamicLossClassifier, MetaLabelCorrectionClassifier):
+        clf = Estimator(max_epochs=3, warmup_epochs=1, random_state=0).fit(data.X_train,
+                                                                           data.y_train)
+        T, prior = noise_from_labels(data.y_train, clf.corrected_labels_, clf.classes_)
+        np.testing.assert_array_equal(clf.noise_matrix_, T)
+        np.testing.assert_array_equal(clf.true_prior_, prior)

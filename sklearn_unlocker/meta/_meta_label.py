@@ -117,6 +117,9 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         Each training sample's probability of its given label, averaged over the
         fit's score passes (every epoch after the warm-up and the final model):
         the ``label_quality`` that :meth:`find_label_issues` ranks by.
+    noise_matrix_, true_prior_ : ndarray
+        The noise the fit found and the true class prior, from its corrected
+        labels, as :class:`~sklearn_unlocker.UnlockerClassifier` has them.
     strategy_ : MetaLabelStrategy
         The fitted strategy.
     timings_ : dict
