@@ -171,9 +171,73 @@ def _fit(spec, setting, seed):
                true_ir=data.true_imbalance_ratio, observed_ir=data.observed_imbalance_ratio)
     if hasattr(clf, "imbalance_ratio_"):
         row.update(estimated_ir=clf.imbalance_ratio_, tau=clf.tau_)
+        row.update(prediction_rules(clf, data))
+    row.update(barrier_trace(getattr(clf, "strategy_", None)))
     issues = clf.label_issues_df if params is None else clf.find_label_issues()
     row.update(label_issue_metrics(data, issues["is_label_issue"], issues["label_quality"]))
     return row
+
+
+def prediction_rules(clf, data):
+    """Balanced accuracy of the same fit under both prediction rules: ``argmax z`` (Menon et
+    al.'s rule after an adjusted loss) and ``argmax z - alpha`` (their post-hoc rule, and the
+    Unlocker row's), whichever of them ``predict`` uses."""
+    raw = clf.decision_function(data.X_test) + clf._prediction_shift_  # z, the module's logits
+    classes = clf.classes_
+    return {"balanced_accuracy_raw": balanced_accuracy_score(
+                data.y_test, classes[raw.argmax(axis=1)]),
+            "balanced_accuracy_shifted": balanced_accuracy_score(
+                data.y_test, classes[(raw - clf.adjustment_).argmax(axis=1)])}
+
+
+def barrier_trace(strategy):
+    """MLC-D's / EBOMLC's barrier coefficient over the fit: mean, spread, per-epoch means."""
+    betas = getattr(strategy, "betas_", None)
+    if not betas:
+        return {}
+    epochs = np.array([epoch for epoch, _ in betas])
+    values = np.array([float(beta) for _, beta in betas])
+    by_epoch = [values[epochs == e].mean() for e in np.unique(epochs)]
+    return {"beta_mean": values.mean(), "beta_p05": np.quantile(values, 0.05),
+            "beta_p95": np.quantile(values, 0.95),
+            "beta_by_epoch": " ".join(f"{b:.4f}" for b in by_epoch)}
+
+
+def rule_table(frame):
+    """Markdown: per variant, both prediction rules on the same fits and their paired difference."""
+    if "balanced_accuracy_raw" not in frame.columns:
+        return []
+    scored = frame.dropna(subset=["balanced_accuracy_raw"])
+    lines = ["| variant | predict uses | argmax z | argmax z - alpha | z minus z - alpha, "
+             "95% CI | settings z ahead |", "|---|---|---|---|---|---|"]
+    for variant, rows in scored.groupby("variant", sort=False):
+        means = rows.groupby("setting")[["balanced_accuracy", "balanced_accuracy_raw",
+                                         "balanced_accuracy_shifted"]].mean()
+        diff = means["balanced_accuracy_raw"] - means["balanced_accuracy_shifted"]
+        low, high = paired_interval(diff)
+        uses = ("z" if np.allclose(means["balanced_accuracy"], means["balanced_accuracy_raw"])
+                else "z - alpha")
+        lines.append(f"| {variant} | {uses} | {means['balanced_accuracy_raw'].mean():.3f} | "
+                     f"{means['balanced_accuracy_shifted'].mean():.3f} | {diff.mean():+.3f} "
+                     f"[{low:+.3f}, {high:+.3f}] | {(diff > 0).sum()} of {len(diff)} |")
+    return lines
+
+
+def barrier_table(frame):
+    """Markdown: the barrier coefficient over each variant's fits."""
+    if "beta_mean" not in frame.columns:
+        return []
+    scored = frame.dropna(subset=["beta_mean"])
+    lines = ["| variant | mean beta | 5% | 95% | per-epoch mean, first / middle / last epoch |",
+             "|---|---|---|---|---|"]
+    for variant, rows in scored.groupby("variant", sort=False):
+        traces = [np.array(t.split(), dtype=float) for t in rows["beta_by_epoch"]]
+        first, middle, last = (np.mean([t[i] for t in traces])
+                               for i in (0, min(len(t) for t in traces) // 2, -1))
+        lines.append(f"| {variant} | {rows['beta_mean'].mean():.4f} | "
+                     f"{rows['beta_p05'].mean():.4f} | {rows['beta_p95'].mean():.4f} | "
+                     f"{first:.4f} / {middle:.4f} / {last:.4f} |")
+    return lines
 
 
 def table(frame, reference):
@@ -295,6 +359,16 @@ def main(argv=None):
               for spec, (label, params) in zip(args.variants, map(parse_variant, args.variants),
                                                strict=True)]
     lines += ["", *table(frame, args.reference), ""]
+    rules = rule_table(frame)
+    if rules:
+        lines += ["Prediction rules, the same fits: balanced accuracy of `argmax z` (the "
+                  "module's logits) and of `argmax z - alpha` (alpha = `adjustment_`, the "
+                  "fitted tau times the log prior), means over settings, and their paired "
+                  "difference (seeds averaged first):", "", *rules, ""]
+    barrier = barrier_table(frame)
+    if barrier:
+        lines += ["The barrier coefficient beta of every MLC-D / EBOMLC step, mean over fits "
+                  "(the full per-epoch trace is the CSV's `beta_by_epoch`):", "", *barrier, ""]
     issues = issue_table(frame)
     if issues:
         lines += ["Label issues (`find_label_issues()`; cleanlab: `CleanLearning`'s out-of-fold "
