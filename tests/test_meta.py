@@ -292,3 +292,59 @@ def test_plain_and_optimizer_look_ahead_both_train(data):
     for inner_lr in (None, 0.1):
         clf = DynamicLossClassifier(inner_lr=inner_lr, **FAST).fit(data.X_train, data.y_train)
         assert np.all(np.isfinite(clf.predict_proba(data.X_test)))
+
+
+@pytest.mark.parametrize("q_gradient", ["bome", "difference"])
+def test_value_gap_gradients_hand_checked(q_gradient):
+    # Q = G(w, a) - G(w_1, a) with w_1 = w - 0.1 grad_w G(w, a): "bome" holds w_1 constant
+    # (grad_w Q = grad_w G(w)), "difference" differentiates at both points (EBOMLC, Lemma 2);
+    # the meta part is the difference in both
+    from types import SimpleNamespace
+
+    from sklearn_unlocker.strategies import MetaLabelModel, MetaLabelStrategy
+
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    strategy = MetaLabelStrategy(inner_lr=0.1, q_gradient=q_gradient, features="live")
+    strategy._frozen = None
+    strategy.meta_modules_ = ["meta_model"]
+    strategy.meta_model_ = MetaLabelModel(4, 2, embedding_dim=3, hidden_units=5)
+    X, labels = torch.randn(6, 3), torch.tensor([0, 1, 1, 0, 1, 0])
+    targets = SimpleNamespace(adjustment=None, labels=labels, sample_weight=None)
+    _, _, grad_Q_w, grad_Q_a = strategy._value_gap(SimpleNamespace(module_=module), X,
+                                                   targets, None, 1)
+
+    features = torch.tanh(module[0](X)).detach()
+    meta = list(strategy.meta_model_.parameters())
+
+    def G(params):
+        return soft_cross_entropy(forward_at(module, params, X),
+                                  strategy.meta_model_(features, labels))
+
+    params = dict(module.named_parameters())
+    at_w = torch.autograd.grad(G(params), list(params.values()) + meta)
+    w_1 = {k: (v - 0.1 * g).detach().requires_grad_()
+           for (k, v), g in zip(params.items(), at_w, strict=False)}
+    at_w1 = torch.autograd.grad(G(w_1), list(w_1.values()) + meta)
+    n = len(params)
+    expected_w = [a - b if q_gradient == "difference" else a
+                  for a, b in zip(at_w[:n], at_w1[:n], strict=True)]
+    for got, want in zip(grad_Q_w, expected_w, strict=True):
+        torch.testing.assert_close(got, want)
+    for got, a, b in zip(grad_Q_a, at_w[n:], at_w1[n:], strict=True):
+        torch.testing.assert_close(got, a - b)
+    if q_gradient == "difference":  # the two forms differ where G is not linear in w
+        assert not torch.allclose(grad_Q_w[0], at_w[0])
+
+
+def test_meta_model_without_the_label_skip():
+    from sklearn_unlocker.strategies import MetaLabelModel
+
+    torch.manual_seed(0)
+    model = MetaLabelModel(4, 3, embedding_dim=2, hidden_units=5, label_skip=None)
+    features, labels = torch.randn(5, 4), torch.tensor([0, 1, 2, 0, 1])
+    assert model.label_logit is None
+    logits = model.mlp(torch.cat([features, model.embedding(labels)], dim=1))
+    torch.testing.assert_close(model(features, labels), torch.softmax(logits, dim=1))
+    skip = MetaLabelModel(4, 3, embedding_dim=2, hidden_units=5, label_skip=1.5)
+    assert skip.label_logit.item() == 1.5 and skip.label_logit.requires_grad

@@ -148,9 +148,11 @@ def test_a_strategys_own_parameters_reach_it(small_noisy_tabular):
 @pytest.mark.parametrize("Face,params,strategy_params", [
     (MetaLabelCorrectionClassifier,
      dict(method="mlc_d", rho=0.3, delta=0.2, xi=0.7, meta_lr=0.02, inner_lr=0.05,
-          meta_hidden_units=16, features="live"),
+          meta_hidden_units=16, features="live", q_gradient="difference", label_skip=1.0,
+          feature_extractor=None),
      dict(method="mlc_d", rho=0.3, delta=0.2, xi=0.7, meta_lr=0.02, inner_lr=0.05,
-          meta_hidden_units=16, features="live")),
+          meta_hidden_units=16, features="live", q_gradient="difference", label_skip=1.0,
+          feature_extractor=None)),
     (DynamicLossClassifier,
      dict(max_bins=7, meta_lr=0.02, inner_lr=0.05, meta_hidden_units=16, m0=0.3, m1=0.6),
      dict(max_bins=7, meta_lr=0.02, inner_lr=0.05, meta_hidden_units=16, m0=0.3, m1=0.6)),
@@ -161,3 +163,8 @@ def test_the_meta_faces_pass_their_parameters_to_their_strategy(Face, params, st
     clf = Face(max_epochs=3, warmup_epochs=1, random_state=0, **params).fit(
         data.X_train, data.y_train)
     assert {k: getattr(clf.strategy_, k) for k in strategy_params} == strategy_params
+    # every forwarded parameter is checked here, and gets the strategy's own constraints
+    assert set(Face._strategy_class_params) == set(strategy_params)
+    for name in Face._strategy_class_params:
+        assert (Face._parameter_constraints[name]
+                is Face._strategy_class._parameter_constraints[name])

@@ -1,7 +1,7 @@
 """What the two meta-learning faces share: the fit signature, the trusted set, attributes."""
 
 import copy
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -19,6 +19,11 @@ def _cpu_copy(module):
     return copy.deepcopy(module).cpu().eval()
 
 
+def forwarded_constraints(strategy_class, names):
+    """The strategy's own constraints of the parameters a face forwards to it."""
+    return {name: strategy_class._parameter_constraints[name] for name in names}
+
+
 class MetaClassifierBase(NeuralClassifierBase):
     """Base of the faces over a meta-learning strategy, trained by the engine without Unlocker.
 
@@ -27,14 +32,26 @@ class MetaClassifierBase(NeuralClassifierBase):
     the user's, or each epoch's D_bc built as the ``_trusted_count`` lowest-loss
     samples of each class (``bc_fraction=0``) and left out of the noisy batches
     while used.
+
+    A face forwards the parameters named in ``_strategy_class_params`` to its
+    ``_strategy_class`` (as scikit-learn's forests forward ``estimator_params``),
+    with the strategy's own constraints; ``_strategy_fixed`` holds what the face
+    sets for the strategy on its own.
     """
+
+    _strategy_class = None
+    _strategy_class_params = ()
+    _strategy_fixed = {}
 
     _parameter_constraints = {
         **NeuralClassifierBase._parameter_constraints,
         "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
-        "meta_lr": [Interval(Real, 0, None, closed="neither")],
-        "inner_lr": [None, Interval(Real, 0, None, closed="neither")],
     }
+
+    def _make_strategy(self):
+        return self._strategy_class(
+            **{name: getattr(self, name) for name in self._strategy_class_params},
+            **self._strategy_fixed)
 
     def fit(self, X, y=None, sample_weight=None, X_trusted=None, y_trusted=None):
         """Fit on noisy labels, with a trusted set if you have one.

@@ -1,13 +1,11 @@
 """DynamicLossClassifier: the face of Dynamic Loss (Jiang et al.; user guide: meta methods)."""
 
-from numbers import Integral, Real
 
 import numpy as np
 import torch
 
-from .._sklearn_compat import Interval
 from ..strategies import DynamicLossStrategy, LabelCorrector, MarginGenerator
-from ._base import MetaClassifierBase, _cpu_copy
+from ._base import MetaClassifierBase, _cpu_copy, forwarded_constraints
 
 __all__ = ["DynamicLossClassifier", "LabelCorrector", "MarginGenerator"]
 
@@ -126,12 +124,13 @@ class DynamicLossClassifier(MetaClassifierBase):
     (10,)
     """
 
+    _strategy_class = DynamicLossStrategy
+    _strategy_class_params = ("m0", "m1", "max_bins", "meta_lr", "inner_lr",
+                              "meta_hidden_units")
+    _strategy_fixed = {"meta_set": "hierarchical"}
     _parameter_constraints = {
         **MetaClassifierBase._parameter_constraints,
-        "m0": [Interval(Real, 0, 1, closed="right")],
-        "m1": [Interval(Real, 0, 1, closed="right")],
-        "max_bins": [Interval(Integral, 1, None, closed="left")],
-        "meta_hidden_units": [Interval(Integral, 1, None, closed="left")],
+        **forwarded_constraints(DynamicLossStrategy, _strategy_class_params),
     }
 
     def __init__(
@@ -180,12 +179,6 @@ class DynamicLossClassifier(MetaClassifierBase):
         self.random_state = random_state
         self.verbose = verbose
         self._store_skorch_kwargs(kwargs)
-
-    def _make_strategy(self):
-        return DynamicLossStrategy(max_bins=self.max_bins, meta_lr=self.meta_lr,
-                                   inner_lr=self.inner_lr,
-                                   meta_hidden_units=self.meta_hidden_units,
-                                   meta_set="hierarchical", m0=self.m0, m1=self.m1)
 
     def _fitted_attributes(self, engine):
         super()._fitted_attributes(engine)

@@ -5,9 +5,9 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 
-from .._sklearn_compat import Interval, StrOptions
+from .._sklearn_compat import Interval
 from ..strategies import MetaLabelModel, MetaLabelStrategy
-from ._base import MetaClassifierBase, _cpu_copy
+from ._base import MetaClassifierBase, _cpu_copy, forwarded_constraints
 
 __all__ = ["MetaLabelCorrectionClassifier", "MetaLabelModel"]
 
@@ -71,6 +71,18 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         reference code); see :class:`~sklearn_unlocker.strategies.MetaLabelStrategy`.
     meta_hidden_units : int, default=128
         Width of the meta model's MLP (and of its label embedding).
+    q_gradient : {"bome", "difference"}, default="bome"
+        The main-parameter gradient of the value-function gap
+        ``Q = G(w, a) - G(w_k, a)`` ("mlc_d", "ebomlc"): "bome" holds ``w_k``
+        constant, ``grad_w Q = grad_w G(w)`` (BOME's first-order form);
+        "difference" takes ``grad_w G(w) - grad_w G(w_k)``, the form EBOMLC's
+        analysis uses (Lemma 2's proof, Eqs. 24-25). The meta part is the
+        difference in both. Measured in ``benchmarks/results/claims_ebomlc.md``.
+    label_skip : float or None, default=3.0
+        Starting weight of the meta model's learnable skip connection, which adds
+        ``label_skip * onehot(y)`` to its logits so that an untrained meta model
+        keeps the given label (in neither paper nor MLC's meta network); None: no
+        skip connection. Measured in ``benchmarks/results/claims_ebomlc.md``.
     warmup_epochs : int, default=5
         Epochs of plain cross-entropy before meta learning starts.
     lr : float, default=0.1
@@ -138,16 +150,14 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
     'auto'
     """
 
+    _strategy_class = MetaLabelStrategy
+    _strategy_class_params = ("method", "rho", "delta", "xi", "meta_lr", "inner_lr",
+                              "feature_extractor", "features", "meta_hidden_units",
+                              "q_gradient", "label_skip")
     _parameter_constraints = {
         **MetaClassifierBase._parameter_constraints,
-        "method": [StrOptions({"ebomlc", "mlc", "mlc_d"})],
-        "rho": [Interval(Real, 0, 1, closed="neither")],
-        "delta": [Interval(Real, 0, None, closed="neither")],
-        "xi": [Interval(Real, 0, 1, closed="right")],
+        **forwarded_constraints(MetaLabelStrategy, _strategy_class_params),
         "trusted_per_class": [Interval(Real, 0, None, closed="neither")],
-        "feature_extractor": [None, callable],
-        "features": [StrOptions({"live", "frozen"})],
-        "meta_hidden_units": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -164,6 +174,8 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         feature_extractor=None,
         features="frozen",
         meta_hidden_units=128,
+        q_gradient="bome",
+        label_skip=3.0,
         warmup_epochs=5,
         max_epochs=60,
         batch_size=128,
@@ -190,6 +202,8 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         self.feature_extractor = feature_extractor
         self.features = features
         self.meta_hidden_units = meta_hidden_units
+        self.q_gradient = q_gradient
+        self.label_skip = label_skip
         self.warmup_epochs = warmup_epochs
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -210,13 +224,6 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         if isinstance(self.trusted_per_class, Integral):
             return max(1, int(self.trusted_per_class))
         return max(1, int(self.trusted_per_class * n_min))
-
-    def _make_strategy(self):
-        return MetaLabelStrategy(method=self.method, rho=self.rho, delta=self.delta, xi=self.xi,
-                                 meta_lr=self.meta_lr, inner_lr=self.inner_lr,
-                                 feature_extractor=self.feature_extractor,
-                                 features=self.features,
-                                 meta_hidden_units=self.meta_hidden_units)
 
     def _fitted_attributes(self, engine):
         super()._fitted_attributes(engine)

@@ -23,10 +23,11 @@ class MetaLabelModel(nn.Module):
     """The meta model g(h(x), y): features and a label embedding to a class distribution.
 
     A label embedding (C x ``embedding_dim``) is concatenated with the features
-    and fed to a three-layer MLP. A learnable skip connection adds
-    ``label_logit * onehot(y)`` to the output logits, starting at 3, so that the
-    untrained model mostly returns the given label (training starts as
-    cross-entropy on the given labels rather than on uniform targets).
+    and fed to a three-layer MLP (MLC's meta network). A learnable skip
+    connection, ours, adds ``label_logit * onehot(y)`` to the output logits,
+    starting at ``label_skip``, so that the untrained model mostly returns the
+    given label (training starts as cross-entropy on the given labels rather
+    than on uniform targets).
 
     Parameters
     ----------
@@ -35,6 +36,8 @@ class MetaLabelModel(nn.Module):
     n_classes : int
     embedding_dim : int, default=128
     hidden_units : int, default=128
+    label_skip : float or None, default=3.0
+        Starting weight of the skip connection; None: none (``label_logit`` is None).
 
     Examples
     --------
@@ -50,7 +53,8 @@ class MetaLabelModel(nn.Module):
     [0, 1, 2, 0, 1]
     """
 
-    def __init__(self, n_features, n_classes, embedding_dim=128, hidden_units=128):
+    def __init__(self, n_features, n_classes, embedding_dim=128, hidden_units=128,
+                 label_skip=3.0):
         super().__init__()
         self.embedding = nn.Embedding(n_classes, embedding_dim)
         self.mlp = nn.Sequential(
@@ -58,10 +62,13 @@ class MetaLabelModel(nn.Module):
             nn.Linear(hidden_units, hidden_units), nn.Tanh(),
             nn.Linear(hidden_units, n_classes),
         )
-        self.label_logit = nn.Parameter(torch.tensor(3.0))
+        self.label_logit = (None if label_skip is None
+                            else nn.Parameter(torch.tensor(float(label_skip))))
 
     def forward(self, features, labels):
         logits = self.mlp(torch.cat([features, self.embedding(labels)], dim=1))
+        if self.label_logit is None:
+            return torch.softmax(logits, dim=1)
         onehot = nn.functional.one_hot(labels, logits.shape[1]).to(logits.dtype)
         return torch.softmax(logits + self.label_logit * onehot, dim=1)
 
@@ -128,6 +135,18 @@ class MetaLabelStrategy(MetaStrategy):
         0.482 (2 seeds, 7 settings).
     meta_hidden_units : int, default=128
         Width of the meta model's MLP (and of its label embedding).
+    q_gradient : {"bome", "difference"}, default="bome"
+        The main-parameter gradient of the value-function gap
+        ``Q = G(w, a) - G(w_k, a)`` ("mlc_d", "ebomlc"): "bome" holds ``w_k``
+        constant, ``grad_w Q = grad_w G(w)`` (BOME's first-order form);
+        "difference" takes ``grad_w G(w) - grad_w G(w_k)``, the form EBOMLC's
+        analysis uses (Lemma 2's proof, Eqs. 24-25). The meta part is the
+        difference in both. Measured in ``benchmarks/results/claims_ebomlc.md``.
+    label_skip : float or None, default=3.0
+        Starting weight of the meta model's learnable skip connection, which adds
+        ``label_skip * onehot(y)`` to its logits so that an untrained meta model
+        keeps the given label (in neither paper nor MLC's meta network); None: no
+        skip connection. Measured in ``benchmarks/results/claims_ebomlc.md``.
 
     Attributes
     ----------
@@ -160,11 +179,13 @@ class MetaLabelStrategy(MetaStrategy):
         "feature_extractor": [None, callable],
         "features": [StrOptions({"live", "frozen"})],
         "meta_hidden_units": [Interval(Integral, 1, None, closed="left")],
+        "q_gradient": [StrOptions({"bome", "difference"})],
+        "label_skip": [None, Interval(Real, None, None, closed="neither")],
     }
 
     def __init__(self, method="ebomlc", rho=0.2, delta=0.25, xi=0.5, meta_lr=3e-4,
                  inner_lr=None, feature_extractor=None, features="frozen",
-                 meta_hidden_units=128):
+                 meta_hidden_units=128, q_gradient="bome", label_skip=3.0):
         self.method = method
         self.rho = rho
         self.delta = delta
@@ -174,6 +195,8 @@ class MetaLabelStrategy(MetaStrategy):
         self.feature_extractor = feature_extractor
         self.features = features
         self.meta_hidden_units = meta_hidden_units
+        self.q_gradient = q_gradient
+        self.label_skip = label_skip
 
     def build_meta(self, net, context):
         module = net.module_
@@ -187,7 +210,7 @@ class MetaLabelStrategy(MetaStrategy):
         self.betas_ = []
         self._frozen = None
         return {"meta_model": MetaLabelModel(width, context.n_classes, self.meta_hidden_units,
-                                             self.meta_hidden_units)}
+                                             self.meta_hidden_units, self.label_skip)}
 
     # --- the score pass and the verdict --------------------------------------------------
 
@@ -307,11 +330,17 @@ class MetaLabelStrategy(MetaStrategy):
                 G_k = self._lower_loss(forward_at(module, inner, X_k), features_k,
                                        targets.at(rows_k.to(X.device, non_blocking=True)))
                 grads = torch.autograd.grad(G_k, list(inner.values()), allow_unused=True)
-        G_ahead = self._lower_loss(forward_at(module, inner, X).detach(), features, targets)
-        grad_ahead_a = torch.autograd.grad(G_ahead, meta_params, allow_unused=True)
-        grad_Q_a = [None if a is None else a - (0 if b is None else b)
-                    for a, b in zip(grad_G_a, grad_ahead_a, strict=True)]
-        return features, logits, list(grad_G_w), grad_Q_a
+        if self.q_gradient == "bome":  # w_k a constant: grad_w Q = grad_w G(w)
+            G_ahead = self._lower_loss(forward_at(module, inner, X).detach(), features, targets)
+            grad_ahead_a = torch.autograd.grad(G_ahead, meta_params, allow_unused=True)
+            grad_Q_w = list(grad_G_w)
+        else:  # EBOMLC's Lemma 2: grad Q = grad G(w) - grad G(w_k), in w as in a
+            G_ahead = self._lower_loss(forward_at(module, inner, X), features, targets)
+            grad_ahead = torch.autograd.grad(G_ahead, list(inner.values()) + meta_params,
+                                             allow_unused=True)
+            grad_ahead_a = grad_ahead[len(inner):]
+            grad_Q_w = _difference(grad_G_w, grad_ahead[:len(inner)])
+        return features, logits, grad_Q_w, _difference(grad_G_a, grad_ahead_a)
 
     def _mlc_d_step(self, net, X, targets, context):
         """MLC-D: five first-order inner steps, plain upper loss, the barrier of Eq. 7."""
@@ -344,6 +373,12 @@ class MetaLabelStrategy(MetaStrategy):
         self.set_main_grads(params, _combine(grad_F_w, grad_Q_w, scale))
         self.step_meta(_combine(grad_F_a, grad_Q_a, scale))
         return F.detach(), logits.detach()
+
+
+def _difference(first, second):
+    """``first - second`` over lists of gradients (None counts as 0; None where first is)."""
+    return [None if a is None else a - (0 if b is None else b)
+            for a, b in zip(first, second, strict=True)]
 
 
 def _combine(first, second, scale):
