@@ -1,7 +1,8 @@
-"""``python -m benchmarks {run,overhead,devgrid,trajectories,streaming,syncs,label_quality,gpu}
-...``: accuracy grid, cost, development grid, per-epoch diagnostics, streaming from an on-disk
-image folder, host synchronisations per training batch, label_quality's candidates, the first
-run on a GPU."""
+"""``python -m benchmarks {run,overhead,devgrid,trajectories,streaming,syncs,label_quality,gpu,
+noisy_selection,noise_estimate} ...``: accuracy grid, cost, development grid, per-epoch
+diagnostics, streaming from an on-disk image folder, host synchronisations per training batch,
+label_quality's candidates, the first run on a GPU, model selection on noisy labels, the noise
+a fit finds."""
 
 import sys
 
@@ -12,7 +13,8 @@ def main(argv=None):
                 "devgrid": "benchmarks.devgrid", "trajectories": "benchmarks.trajectories",
                 "streaming": "benchmarks.streaming", "syncs": "benchmarks.syncs",
                 "label_quality": "benchmarks.label_quality", "gpu": "benchmarks.gpu",
-                "noisy_selection": "benchmarks.noisy_selection"}
+                "noisy_selection": "benchmarks.noisy_selection",
+                "noise_estimate": "benchmarks.noise_estimate"}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]  (--help for each)")
         return 2
