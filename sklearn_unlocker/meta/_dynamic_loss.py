@@ -31,6 +31,13 @@ class DynamicLossClassifier(MetaClassifierBase):
     (Eq. 8, second order), then the real step (Eq. 9). Predictions are the raw
     logits (the margins are a training-time adjustment).
 
+    Not implemented from the authors' code (jiangwenj02/dynamic_loss): its
+    fine-tuning pass on the meta set each epoch, the label corrector's
+    pre-training during the warm-up, and its weak and strong views (the strong
+    one RandomCrop, RandomFlip, AutoAugment and Cutout; the paper names the first
+    three). None is measured, so the comparisons of this face with DivideMix in
+    the benchmarks understate Dynamic Loss (:ref:`claims`).
+
     Parameters
     ----------
     module : torch.nn.Module class or instance, default=None

@@ -67,8 +67,8 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         input of the main module's last Linear layer.
     features : {"frozen", "live"}, default="frozen"
         h(x) from a frozen copy taken when the warm-up ends (the EBOMLC paper's
-        frozen backbone) or from the network being trained (detached; the
-        reference code); see :class:`~sklearn_unlocker.strategies.MetaLabelStrategy`.
+        frozen backbone) or from the network being trained (detached; microsoft/MLC's
+        code); see :class:`~sklearn_unlocker.strategies.MetaLabelStrategy`.
     meta_hidden_units : int, default=128
         Width of the meta model's MLP (and of its label embedding).
     q_gradient : {"bome", "difference"}, default="bome"

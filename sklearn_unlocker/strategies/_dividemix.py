@@ -280,8 +280,10 @@ class DivideMixStrategy(BaseStrategy):
         ``dividemix_global`` and ``dividemix_global+unlocker``) DivideMix alone with it
         reaches few-shot accuracy 0.00-0.03 and 0.513 balanced accuracy, and inside
         Unlocker 0.687 against 0.719 per class. Unlocker lifts the global split by
-        +0.132 under symmetric noise (the paper's relieve scenario, reproduced there),
-        but the per-class split is ahead without that lift.
+        +0.132 under symmetric noise, but by more under joint (+0.21) and tail-to-head
+        noise (+0.22), so the paper's relieve claim (the largest gains under symmetric
+        noise, with DPC as base method) does not reproduce with it either; the
+        per-class split is ahead without that lift.
     min_class_size : int, default=10
         Smallest class with its own mixture.
     batching : {"shared", "original"}, default="shared"

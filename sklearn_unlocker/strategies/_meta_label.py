@@ -23,11 +23,13 @@ class MetaLabelModel(nn.Module):
     """The meta model g(h(x), y): features and a label embedding to a class distribution.
 
     A label embedding (C x ``embedding_dim``) is concatenated with the features
-    and fed to a three-layer MLP (MLC's meta network). A learnable skip
-    connection, ours, adds ``label_logit * onehot(y)`` to the output logits,
-    starting at ``label_skip``, so that the untrained model mostly returns the
-    given label (training starts as cross-entropy on the given labels rather
-    than on uniform targets).
+    and fed to a three-layer MLP. A learnable skip connection adds
+    ``label_logit * onehot(y)`` to the output logits, starting at ``label_skip``,
+    so that the untrained model mostly returns the given label (training starts
+    as cross-entropy on the given labels rather than on uniform targets). The
+    skip is ours: neither the EBOMLC paper's meta model nor microsoft/MLC's
+    ``MetaNet`` has it (measured with and without in
+    ``benchmarks/results/claims_ebomlc.md``).
 
     Parameters
     ----------
@@ -84,13 +86,21 @@ class MetaLabelStrategy(MetaStrategy):
 
     - "mlc" (Zheng et al. 2021): the meta parameters follow the gradient of F at
       a one-step look-ahead ``w' = w - inner_lr * grad_w G`` (second order
-      through w'); then w takes a step on G.
+      through w'); then w takes a step on G, recomputed with the updated meta
+      model. microsoft/MLC steps w with the gradient taken before the meta update,
+      and its default (``hmlc_K_mix``) also trains w on half of each clean batch;
+      here w never trains on the trusted set (neither difference measured).
     - "mlc_d": BOME's dynamic barrier on MLC (EBOMLC's Algorithm 1): k = 5 inner
       SGD steps (first order), ``Q = G(w) - G(w_k)``, ``beta`` of Eq. 7; w steps on
       ``grad_w F + beta grad_w Q``, the meta model on ``beta grad_a Q``.
     - "ebomlc" (Nguyen et al.): one inner step (Eq. 8), the mixture upper loss
       (Eq. 9, ``rho``), the alignment-aware barrier (Eqs. 10-11, ``delta``) and
-      the scaled step (Eq. 12, ``xi``), first order throughout.
+      the scaled step (Eq. 12, ``xi``), first order throughout. ``grad_w Q`` is
+      BOME's ``grad_w G(w)`` (``w_(1)`` held constant), not the paper's
+      ``grad G(w) - grad G(w_(1))`` (Eq. 8, Algorithm 2): with it the barrier
+      coefficient stays near ``delta`` and ``xi * beta`` acts as a fixed weight of
+      about ``xi * delta`` (0.125) on ``grad_w G``. Not measured against the
+      paper's form.
 
     Inside Unlocker (``UnlockerClassifier(strategy="ebomlc")``, a combination no
     paper has): the trusted set is D_bc unless ``fit`` gets one; the lower loss
@@ -117,7 +127,8 @@ class MetaLabelStrategy(MetaStrategy):
         "ebomlc"). None: the training optimizer's own next step (its learning
         rate, momentum, weight decay, Adam moments), as microsoft/MLC's code
         reproduces its SGD update and as EBOMLC's Algorithms 1-2 use one step
-        size for inner and real steps. A number: a plain SGD step of that size
+        size for inner and real steps (their inner step is plain, without momentum
+        or weight decay; with the SGD recipe not measured). A number: a plain SGD step of that size
         (our earlier default, 0.1, beside a real AdamW step of 3e-3; with the
         papers' SGD recipe the faces gained 0.009-0.018 over it on the
         development grid, ``benchmarks/results/development_meta.md``).
@@ -129,10 +140,10 @@ class MetaLabelStrategy(MetaStrategy):
         when the warm-up ends, as the EBOMLC paper describes its backbone (one
         more forward pass per batch; with ``warmup_epochs=0`` that copy is the
         untrained network, so keep a warm-up), or the network being trained (detached),
-        as both reference implementations do (microsoft/MLC, the EBOMLC authors'
-        code). On the development grid (SGD recipe) frozen features gave EBOMLC
-        0.533 against 0.510 and MLC 0.480 against 0.459; MLC-D 0.477 against
-        0.482 (2 seeds, 7 settings).
+        as microsoft/MLC's code does (the EBOMLC paper says its code is released on
+        acceptance; no EBOMLC code was read). On the development grid (SGD recipe)
+        frozen features gave EBOMLC 0.533 against 0.510 and MLC 0.480 against 0.459;
+        MLC-D 0.477 against 0.482 (2 seeds, 7 settings).
     meta_hidden_units : int, default=128
         Width of the meta model's MLP (and of its label embedding).
     q_gradient : {"bome", "difference"}, default="bome"
