@@ -152,7 +152,8 @@ def scenario(true_imbalance_ratio, observed_imbalance_ratio, *, tolerance=1.25):
     observed_imbalance_ratio : float
         Imbalance ratio of the observed (noisy) labels.
     tolerance : float, default=1.25
-        Factor within which the two count as the same.
+        Factor within which the two count as the same. Appendix A.4 names the three
+        scenarios but gives no threshold; 1.25 is ours.
 
     Returns
     -------

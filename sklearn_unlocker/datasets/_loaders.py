@@ -3,7 +3,8 @@
 Each loader returns a :class:`sklearn.utils.Bunch` built by
 :func:`make_long_tailed_noisy`: the noisy training set, its true labels, a
 balanced clean test split, and the facts a reader of a results table needs (true
-and observed priors and imbalance ratios, the scenario of appendix A.4).
+and observed priors and imbalance ratios, and the scenario named after appendix A.4,
+by :func:`~sklearn_unlocker.metrics.scenario`'s own threshold).
 """
 
 import contextlib
