@@ -486,13 +486,15 @@ class UnlockerClassifier(NeuralClassifierBase):
                 f"logit_adjustment={self.logit_adjustment!r}: only "
                 f"logit_adjustment='unlocker' learns tau and re-estimates the prior; set it "
                 f"to use them", UnlockerWarning, stacklevel=6)
-        strategy = self._make_strategy()
-        if self.mixup_alpha != defaults["mixup_alpha"].default and not getattr(
-                strategy, "uses_mixup_alpha", True):
-            warnings.warn(
-                f"mixup_alpha={self.mixup_alpha} is ignored with strategy "
-                f"{type(strategy).__name__}, which mixes with its own alpha (e.g. "
-                f"strategy=DivideMixStrategy(alpha=...))", UnlockerWarning, stacklevel=6)
+        uses = getattr(self._make_strategy(), "uses_mixup_alpha", True)
+        if self.mixup_alpha != defaults["mixup_alpha"].default and uses is not True:
+            name = type(self._make_strategy()).__name__
+            why = (f"after the warm-up with strategy {name}, whose meta steps train on "
+                   f"unmixed batches" if uses == "warmup" else
+                   f"with strategy {name}, which mixes with its own alpha (e.g. "
+                   f"strategy=DivideMixStrategy(alpha=...))")
+            warnings.warn(f"mixup_alpha={self.mixup_alpha} is ignored {why}", UnlockerWarning,
+                          stacklevel=6)
 
     def _engine_config(self, y_encoded):
         self._warn_ignored()

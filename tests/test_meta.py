@@ -348,3 +348,32 @@ def test_meta_model_without_the_label_skip():
     torch.testing.assert_close(model(features, labels), torch.softmax(logits, dim=1))
     skip = MetaLabelModel(4, 3, embedding_dim=2, hidden_units=5, label_skip=1.5)
     assert skip.label_logit.item() == 1.5 and skip.label_logit.requires_grad
+
+
+def test_mixup_alpha_with_a_meta_strategy_warns_that_only_the_warm_up_mixes(data):
+    from sklearn_unlocker import UnlockerClassifier
+    from sklearn_unlocker.exceptions import UnlockerWarning
+
+    with pytest.warns(UnlockerWarning, match="mixup_alpha=0.4 is ignored after the warm-up "
+                                             "with strategy MetaLabelStrategy"):
+        UnlockerClassifier(strategy="mlc", mixup_alpha=0.4, max_epochs=3, warmup_epochs=1,
+                           random_state=0).fit(data.X_train, data.y_train)
+
+
+def test_dynamic_loss_state_travels_in_its_split():
+    # the epoch's loss bins and losses are read from the split they belong to, not from what
+    # the strategy saw last (a second split must not change what the first one gives)
+    from sklearn_unlocker.strategies import LabelCorrector
+
+    torch.manual_seed(0)
+    strategy = DynamicLossStrategy(meta_set="hierarchical")
+    strategy.label_corrector_ = LabelCorrector(n_bins=3, n_classes=2, hidden_units=4)
+    y = np.array([0, 0, 0, 1, 1, 1])
+    first = strategy.split(torch.randn(6, 2), y)
+    expected = loss_bins(first.losses, y, 2, 3)
+    trusted = strategy.select_trusted(first, y, 2, np.random.RandomState(0))
+    second = strategy.split(torch.randn(6, 2) * 5, y)
+    assert not np.array_equal(first.losses, second.losses)
+    np.testing.assert_array_equal(strategy.batch_fields(first)["loss_bin"], expected)
+    np.testing.assert_array_equal(strategy.select_trusted(first, y, 2, np.random.RandomState(0)),
+                                  trusted)

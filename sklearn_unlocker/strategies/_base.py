@@ -298,10 +298,12 @@ class BaseStrategy(BaseEstimator):
         Whether training compares augmented views of each sample (DivideMix's
         co-guessing): with ``augment=None`` the estimator then uses
         :func:`~sklearn_unlocker.augment.default_views` instead of two identical views.
-    uses_mixup_alpha : bool
+    uses_mixup_alpha : bool or {"warmup"}
         Whether training reads ``TrainingContext.mixup_alpha`` (the estimator's
-        ``mixup_alpha``); DivideMix mixes with its own ``alpha``, and the estimator
-        warns when ``mixup_alpha`` is set for a strategy that ignores it.
+        ``mixup_alpha``): True, False (DivideMix mixes with its own ``alpha``), or
+        "warmup" (the meta-learning strategies: only the warm-up's plain steps mix).
+        The estimator warns when ``mixup_alpha`` is set for a strategy that ignores
+        it, in part or whole.
     judges_labels : bool
         Whether :meth:`split` judges the labels. A strategy that trusts every label
         (:class:`NoSelection`) sets it to False; the label-issue table then flags the

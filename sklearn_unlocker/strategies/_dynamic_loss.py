@@ -1,6 +1,7 @@
 """Dynamic Loss (Jiang et al., "Dynamic Loss For Robust Learning") as a strategy."""
 
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -8,7 +9,6 @@ from torch import nn
 
 from .._rows import row_cross_entropy, row_softmax
 from .._sklearn_compat import Interval, StrOptions
-from ._base import Split
 from ._functional import forward_at, parameters_of
 from ._meta import MetaStrategy
 from ._meta_math import corrected_targets, dynamic_loss, hierarchical_meta_indices, loss_bins
@@ -87,6 +87,28 @@ class MarginGenerator(nn.Module):
 
     def forward(self):
         return self.mlp(self.ones)[0]
+
+
+class DynamicLossSplit(NamedTuple):
+    """Dynamic Loss's verdict: the :class:`~sklearn_unlocker.strategies.Split` fields plus
+    what the epoch's training steps and meta set read.
+
+    Attributes
+    ----------
+    clean_proba, clean_mask, corrected_labels, confidence : ndarray
+        As in :class:`~sklearn_unlocker.strategies.Split`.
+    losses : ndarray of shape (n_samples,)
+        Each sample's cross-entropy on its given label (ranks the hierarchical meta set).
+    loss_bins : ndarray of int, shape (n_samples,)
+        Each sample's loss bin within its class (the label corrector's input).
+    """
+
+    clean_proba: np.ndarray
+    clean_mask: np.ndarray
+    corrected_labels: np.ndarray
+    confidence: np.ndarray
+    losses: np.ndarray
+    loss_bins: np.ndarray
 
 
 class DynamicLossStrategy(MetaStrategy):
@@ -187,25 +209,25 @@ class DynamicLossStrategy(MetaStrategy):
     def split(self, logits, y, *, sample_weight=None, random_state=None):
         y = np.asarray(y)
         y_t = torch.as_tensor(y, dtype=torch.long)
-        self._losses = row_cross_entropy(logits.to(torch.float64), y_t).numpy()
-        self._bins = loss_bins(self._losses, y, len(logits[0]), self.label_corrector_.n_bins)
+        losses = row_cross_entropy(logits.to(torch.float64), y_t).numpy()
+        bins = loss_bins(losses, y, len(logits[0]), self.label_corrector_.n_bins)
         device = self.label_corrector_.mlp[0].weight.device
         with torch.no_grad():
-            g = self.label_corrector_(torch.as_tensor(self._bins, device=device),
+            g = self.label_corrector_(torch.as_tensor(bins, device=device),
                                       y_t.to(device)).cpu().double().numpy()
         clean = g >= 0.5
         confidence, prediction = row_softmax(logits).max(dim=1)
         corrected = np.where(clean, y, prediction.numpy())
-        return Split(np.exp(-self._losses), clean, corrected,
-                     np.where(clean, 1.0, confidence.double().numpy()))
+        return DynamicLossSplit(np.exp(-losses), clean, corrected,
+                                np.where(clean, 1.0, confidence.double().numpy()), losses, bins)
 
     def batch_fields(self, split):
-        return {"loss_bin": self._bins}
+        return {"loss_bin": split.loss_bins}
 
     def select_trusted(self, split, y, n_classes, random_state):
         if self.meta_set == "balanced_clean":
             return None
-        return hierarchical_meta_indices(self._losses, y, n_classes, self.m0, self.m1,
+        return hierarchical_meta_indices(split.losses, y, n_classes, self.m0, self.m1,
                                          random_state)
 
     # --- the update rule ----------------------------------------------------------------

@@ -40,6 +40,8 @@ class MetaStrategy(BaseStrategy):
     False
     """
 
+    uses_mixup_alpha = "warmup"  # the meta steps train on unmixed batches
+
     def prepare(self, net, context):
         self._validate_params()
         modules = self.build_meta(net, context)
