@@ -10,11 +10,17 @@ fits on the 80% and is scored on the 20% by each rule:
   with ``method="invert"``, built once from the reference fit's ``noise_matrix_``
   (the defaults with another seed, fitted on the same 80%, not one of the
   candidates), the same for every candidate;
+- ``invert_predicted``: the same inversion with the noise read off the reference's
+  predictions on its own training rows (``noise_from_labels(y_fit,
+  reference.predict(X_fit))``) instead of its corrected labels;
 - ``agreed``: ``method="agreed"``: balanced accuracy against the noisy
   validation labels on the samples whose label the reference fit predicts (the
   labels it believes; here held out from the reference's fit);
+- ``clean_valid``: balanced accuracy against the *clean* labels of the
+  validation rows (unknowable in practice; the best a rule scoring these rows
+  can do);
 - ``oracle``: the balanced accuracy on the clean test split (unknowable in
-  practice; the best any rule can do).
+  practice).
 
 A rule's regret on a setting: the oracle's clean test score minus that of the
 candidate the rule picks. The error of a rule's estimate: its score minus the
@@ -37,7 +43,7 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import train_test_split
 
 from sklearn_unlocker import UnlockerClassifier, __version__
-from sklearn_unlocker.model_selection import make_noise_aware_scorer
+from sklearn_unlocker.model_selection import make_noise_aware_scorer, noise_from_labels
 
 from .devdata import load_family
 from .devgrid import SETTINGS, families, paired_interval
@@ -73,6 +79,11 @@ def _setting(setting, seed):
     # candidate as reference would agree with itself wherever it believes a label)
     reference = UnlockerClassifier(**{**common, "random_state": seed + 1}).fit(X_fit, y_fit)
     scorer = make_noise_aware_scorer(reference.noise_matrix_, method="invert", classes=classes)
+    # the same inversion with the noise read off the reference's predictions on its own
+    # training rows instead of its corrected labels
+    predicted_noise, _ = noise_from_labels(y_fit, reference.predict(X_fit), classes)
+    scorer_predicted = make_noise_aware_scorer(predicted_noise, method="invert",
+                                               classes=classes)
     agreed = reference.predict(X_valid) == y_valid  # the labels the reference believes
     out = []
     for name, params in CANDIDATES.items():
@@ -81,11 +92,17 @@ def _setting(setting, seed):
         out.append(dict(setting=setting, seed=seed, candidate=name,
                         noisy=balanced_accuracy_score(y_valid, predicted),
                         invert=scorer.estimate(y_valid, predicted),
+                        invert_predicted=scorer_predicted.estimate(y_valid, predicted),
                         agreed=balanced_accuracy_score(y_valid[agreed], predicted[agreed]),
                         oracle=balanced_accuracy_score(data.y_test, clf.predict(data.X_test)),
                         clean_valid=balanced_accuracy_score(data.y_train_true[valid_rows],
                                                             predicted)))
     return out
+
+
+#: the selection rules compared (``clean_valid``: the clean labels of the validation rows, the
+#: best any rule scoring these rows can do)
+RULES = ("noisy", "invert", "invert_predicted", "agreed", "clean_valid")
 
 
 def summarise(frame):
@@ -94,7 +111,7 @@ def summarise(frame):
     for setting, part in frame.groupby("setting", sort=False):
         best = part["oracle"].max()
         row = {"setting": setting}
-        for rule in ("noisy", "invert", "agreed"):
+        for rule in RULES:
             picked = part.loc[part[rule].idxmax()]
             row[f"{rule} pick"] = picked["candidate"]
             row[f"{rule} regret"] = best - picked["oracle"]
@@ -130,10 +147,9 @@ def main(argv=None):
              "Regret (the oracle's clean test balanced accuracy minus that of the rule's pick) and "
              "the mean absolute error of each rule's estimate of the candidates' clean test "
              "balanced accuracy:", "",
-             "| setting | noisy: pick | regret | error | invert: pick | regret | error | "
-             "agreed: pick | regret | error | oracle's pick |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    rules = ("noisy", "invert", "agreed")
+             "| setting | " + " | ".join(f"{rule}: pick | regret | error" for rule in RULES)
+             + " | oracle's pick |", "|---|" + "---|---|---|" * len(RULES) + "---|"]
+    rules = RULES
     for _, r in summary.iterrows():
         lines.append(f"| {r['setting']} | " + " | ".join(
             f"{r[f'{rule} pick']} | {r[f'{rule} regret']:.3f} | {r[f'{rule} error']:.3f}"
@@ -146,7 +162,7 @@ def main(argv=None):
             f" | {part[f'{rule} regret'].mean():.3f} | {part[f'{rule} error'].mean():.3f}"
             for rule in rules) + " | |")
     lines.append("")
-    for rule in ("invert", "agreed"):
+    for rule in RULES[1:]:
         difference = summary[f"{rule} regret"] - summary["noisy regret"]
         low, high = paired_interval(difference)
         lines.append(f"- {rule} regret minus noisy regret: {difference.mean():+.3f} (paired 95% "
