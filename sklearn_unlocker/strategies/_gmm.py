@@ -44,30 +44,53 @@ def clean_probability_gmm(losses, groups=None, *, max_iter=10, reg_covar=5e-4):
     proba = np.ones(len(x))
     if len(x) < 2:
         return proba
-    # sort by group once: every per-group sum below is one segment sum (np.add.reduceat)
-    order = np.argsort(g, kind="stable")
-    x, g = x[order], g[order]
-    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    sizes = np.diff(np.r_[starts, len(x)])
-    low, high = np.minimum.reduceat(x, starts), np.maximum.reduceat(x, starts)
-    splittable = (sizes >= 2) & (high - low > 1e-12)
-    if not splittable.any():
+    segments = _Segments.of(x, g)
+    if segments is None:
         return proba
-    member = np.repeat(splittable, sizes)
-    x, order = x[member], order[member]
-    low, high, sizes = low[splittable], high[splittable], sizes[splittable]
-    starts = np.r_[0, np.cumsum(sizes)[:-1]]
-    segment = np.repeat(np.arange(len(sizes)), sizes)
-    x = (x - low[segment]) / (high - low)[segment]
+    upper = _two_means(segments)
+    resp, means = _expectation_maximisation(segments, upper.astype(np.float64), max_iter,
+                                            reg_covar)
+    resp = np.stack([1.0 - resp, resp], axis=1)
+    clean_component = np.argmin(means, axis=1)
+    proba[segments.order] = resp[np.arange(len(segments.x)), clean_component[segments.segment]]
+    return proba
 
-    def sums(values):
-        return np.add.reduceat(values, starts)
 
-    # two components in 1-D: only the upper component's sums are needed, the lower one's
-    # are the group totals minus them, and the E-step is a logistic of a quadratic in x
-    n_total, x_total, xx_total = sizes.astype(np.float64), sums(x), sums(x * x)
-    # 2-means initialisation from the extremes (0 and 1 after normalisation)
-    centres = np.tile([0.0, 1.0], (len(sizes), 1))
+class _Segments:
+    """The splittable groups' losses, sorted by group and min-max normalised within each:
+    every per-group sum is one segment sum (``np.add.reduceat``)."""
+
+    def __init__(self, x, order, sizes):
+        self.x, self.order, self.sizes = x, order, sizes
+        self.starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        self.segment = np.repeat(np.arange(len(sizes)), sizes)
+
+    @classmethod
+    def of(cls, x, g):
+        """The groups with at least 2 samples and distinct losses; None when there are none."""
+        order = np.argsort(g, kind="stable")
+        x, g = x[order], g[order]
+        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        sizes = np.diff(np.r_[starts, len(x)])
+        low, high = np.minimum.reduceat(x, starts), np.maximum.reduceat(x, starts)
+        splittable = (sizes >= 2) & (high - low > 1e-12)
+        if not splittable.any():
+            return None
+        member = np.repeat(splittable, sizes)
+        sizes = sizes[splittable]
+        low, high = np.repeat(low[splittable], sizes), np.repeat(high[splittable], sizes)
+        return cls((x[member] - low) / (high - low), order[member], sizes)
+
+    def sums(self, values):
+        return np.add.reduceat(values, self.starts)
+
+
+def _two_means(segments):
+    """scikit-learn's ``init_params="kmeans"`` in 1-D: a 2-means split started from the
+    extremes (0 and 1 after normalisation); True where a loss falls to the upper centre."""
+    x, sums, segment = segments.x, segments.sums, segments.segment
+    n_total, x_total = segments.sizes.astype(np.float64), sums(x)
+    centres = np.tile([0.0, 1.0], (len(segments.sizes), 1))
     upper = None
     for _ in range(10):
         new_upper = x > (0.5 * (centres[:, 0] + centres[:, 1]))[segment]
@@ -78,12 +101,20 @@ def clean_probability_gmm(losses, groups=None, *, max_iter=10, reg_covar=5e-4):
         n_low = n_total - n_up
         centres = np.stack([np.where(n_low > 0, (x_total - x_up) / np.maximum(n_low, 1), 0.0),
                             np.where(n_up > 0, x_up / np.maximum(n_up, 1), 1.0)], axis=1)
-    resp = upper.astype(np.float64)  # responsibility of the upper component
+    return upper
+
+
+def _expectation_maximisation(segments, resp, max_iter, reg_covar):
+    """EM for two 1-D Gaussians per group from the upper component's responsibilities:
+    only its sums are needed (the lower one's are the group totals minus them), and the
+    E-step is a logistic of a quadratic in x. Returns the responsibilities and the means."""
+    x, sums, segment = segments.x, segments.sums, segments.segment
+    totals = np.stack([segments.sizes.astype(np.float64), sums(x), sums(x * x)])
     eps = 10 * np.finfo(float).eps
     for _ in range(max_iter):
         rx = resp * x  # M-step
         stats_up = np.stack([sums(resp), sums(rx), sums(rx * x)])
-        stats_low = np.stack([n_total, x_total, xx_total]) - stats_up
+        stats_low = totals - stats_up
         nk = np.stack([stats_low[0], stats_up[0]], axis=1) + eps
         means = np.stack([stats_low[1], stats_up[1]], axis=1) / nk
         variances = np.maximum(np.stack([stats_low[2], stats_up[2]], axis=1) / nk - means**2,
@@ -95,10 +126,7 @@ def clean_probability_gmm(losses, groups=None, *, max_iter=10, reg_covar=5e-4):
              + 0.5 * means[:, 0] ** 2 / variances[:, 0] - 0.5 * means[:, 1] ** 2 / variances[:, 1])
         log_odds = (a[segment] * x + b[segment]) * x + c[segment]
         resp = 0.5 * (1.0 + np.tanh(0.5 * log_odds))  # the logistic function, overflow-free
-    resp = np.stack([1.0 - resp, resp], axis=1)
-    clean_component = np.argmin(means, axis=1)
-    proba[order] = resp[np.arange(len(x)), clean_component[segment]]
-    return proba
+    return resp, means
 
 
 def split_clean_probability(losses, y, *, per_class=True, min_class_size=10):
