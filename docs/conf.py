@@ -27,7 +27,8 @@ extensions = [
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "matplotlib.sphinxext.plot_directive",
-    "md_results",
+    "myst_parser",
+    "results_pages",
 ]
 plot_include_source = False
 plot_html_show_source_link = False
@@ -37,6 +38,10 @@ plot_formats = [("png", 110)]
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 root_doc = "index"
+# reST pages and Markdown ones (MyST): the benchmark results and the research notes
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+# the research notes link to sections of the results pages
+myst_heading_anchors = 3
 default_role = "literal"
 
 autosummary_generate = True

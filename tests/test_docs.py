@@ -5,6 +5,7 @@ import inspect
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,12 @@ def test_docstrings_point_to_the_user_guide_not_to_design_notes():
     assert offenders == []
 
 
-def test_the_docs_build_with_warnings_as_errors(tmp_path):
+@pytest.fixture(scope="module")
+def built_docs(tmp_path_factory):
+    """The docs built once for this module's tests, with warnings as errors; their HTML folder."""
     pytest.importorskip("sphinx")
+    pytest.importorskip("myst_parser")
+    tmp_path = tmp_path_factory.mktemp("docs")
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q",
          "-D", "plot_gallery=0", "-d", str(tmp_path / "doctrees"), str(ROOT / "docs"),
@@ -59,7 +64,56 @@ def test_the_docs_build_with_warnings_as_errors(tmp_path):
         capture_output=True, text=True, cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
-    algorithm = (tmp_path / "html" / "user_guide" / "algorithm.html").read_text()
+    return tmp_path / "html"
+
+
+def test_the_docs_build_with_warnings_as_errors(built_docs):
+    algorithm = (built_docs / "user_guide" / "algorithm.html").read_text()
     assert "outer step" in algorithm.lower() and ".png" in algorithm  # the page, its figure
-    api = (tmp_path / "html" / "generated" / "sklearn_unlocker.UnlockerClassifier.html")
+    api = (built_docs / "generated" / "sklearn_unlocker.UnlockerClassifier.html")
     assert "find_label_issues" in api.read_text()
+
+
+class _ArticleText(HTMLParser):
+    """A page's article as text: the prose, and the inline code apart (code blocks left out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.open, self.prose, self.code = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("pre", "script", "style", "code"):
+            self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        if self.open and self.open[-1] == tag:
+            self.open.pop()
+
+    def handle_data(self, data):
+        if not {"pre", "script", "style"} & set(self.open):
+            (self.code if "code" in self.open else self.prose).append(data)
+
+
+def _raw_markdown(html):
+    """Markdown left unrendered in a page: ``**`` or a backtick in the prose, and in inline code a
+    backtick or a ``**bold**`` span (a code span that swallowed the text around it)."""
+    article = html[html.index("<article"):html.index("</article>")]
+    text = _ArticleText()
+    text.feed(article)
+    prose, code = " ".join(text.prose), " ".join(text.code)
+    return (re.findall(r".{0,40}(?:\*\*|`).{0,40}", prose)
+            + re.findall(r".{0,40}(?:\*\*[^\s*][^*]*?[^\s*]\*\*|`).{0,40}", code))
+
+
+def test_the_markdown_pages_show_no_raw_markdown(built_docs):
+    assert _raw_markdown("<article><p>took <code><span>**0.95x**</span></code></p></article>")
+    assert _raw_markdown("<article><p>the `x` parameter</p></article>")
+    assert not _raw_markdown("<article><p><code>loss ** p</code></p><pre>a**b `c`</pre></article>")
+    pages = sorted((built_docs / "benchmarks").glob("*.html"))
+    pages += sorted((built_docs / "research").glob("*.html"))
+    pages += [built_docs / "user_guide" / f"{name}.html"
+              for name in ("large_data", "which_method", "data")]
+    assert len(pages) > 30  # every results file, the research notes, the Markdown guide pages
+    raw = {page.relative_to(built_docs).as_posix(): found for page in pages
+           if (found := _raw_markdown(page.read_text()))}
+    assert raw == {}
