@@ -5,6 +5,7 @@ Build: ``python -m sphinx -b html -W docs docs/_build/html`` (executes the galle
 """
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -87,5 +88,12 @@ def _skip_metadata_routing(app, what, name, obj, skip, options):
     return None
 
 
+def _clear_generated(app):
+    """autosummary's stub pages are rewritten at every build, but never deleted: a name that left
+    the API pages would leave an orphan page behind (a warning, so an error with ``-W``)."""
+    shutil.rmtree(Path(app.srcdir) / "generated", ignore_errors=True)
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_metadata_routing)
+    app.connect("builder-inited", _clear_generated, priority=100)  # before autosummary writes
