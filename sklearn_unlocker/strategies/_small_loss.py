@@ -17,6 +17,10 @@ __all__ = ["NoSelection", "SmallLossStrategy"]
 class NoSelection(BaseStrategy):
     """Every sample is clean: plain training on the given labels.
 
+    ``UnlockerClassifier(strategy="none")``: with ``logit_adjustment="none"``
+    it is plain cross-entropy, with ``"loss"`` or ``"posthoc"`` standard logit
+    adjustment.
+
     It judges no label (``judges_labels = False``): the estimator's label-issue
     table flags the samples its fitted model predicts as another class.
 
@@ -47,6 +51,9 @@ class NoSelection(BaseStrategy):
 
 class SmallLossStrategy(BaseStrategy):
     """Small-loss selection (Arazo et al. 2019; the co-divide of DivideMix, on one network).
+
+    Pass it as ``UnlockerClassifier(strategy=SmallLossStrategy(loss_power="auto"))``
+    to set its parameters; ``strategy="small_loss"`` is it with its defaults.
 
     The per-sample cross-entropy of the given label under the (adjusted) logits
     (raised to ``loss_power``) is split by a two-component Gaussian mixture; a
