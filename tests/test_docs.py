@@ -125,19 +125,21 @@ class _ArticleText(HTMLParser):
 
 
 def _raw_markdown(html):
-    """Markdown left unrendered in a page: ``**`` or a backtick in the prose, and in inline code a
-    backtick or a ``**bold**`` span (a code span that swallowed the text around it)."""
+    """Markdown left unrendered in a page: ``**``, a backtick or a MyST role (``{doc}``) in the
+    prose, and in inline code a backtick or a ``**bold**`` span (a code span that swallowed the
+    text around it)."""
     article = html[html.index("<article"):html.index("</article>")]
     text = _ArticleText()
     text.feed(article)
     prose, code = " ".join(text.prose), " ".join(text.code)
-    return (re.findall(r".{0,40}(?:\*\*|`).{0,40}", prose)
+    return (re.findall(r".{0,40}(?:\*\*|`|\{(?:doc|ref|py:\w+)\}).{0,40}", prose)
             + re.findall(r".{0,40}(?:\*\*[^\s*][^*]*?[^\s*]\*\*|`).{0,40}", code))
 
 
 def test_the_markdown_pages_show_no_raw_markdown(built_docs):
     assert _raw_markdown("<article><p>took <code><span>**0.95x**</span></code></p></article>")
     assert _raw_markdown("<article><p>the `x` parameter</p></article>")
+    assert _raw_markdown("<article><p>see {doc}<code>results</code></p></article>")
     assert not _raw_markdown("<article><p><code>loss ** p</code></p><pre>a**b `c`</pre></article>")
     pages = sorted((built_docs / "benchmarks").glob("*.html"))
     pages += sorted((built_docs / "research").glob("*.html"))

@@ -6,6 +6,10 @@ drift from what is committed. This extension only copies them: each ``*.md`` fil
 ``docs/benchmarks/<name>.md`` (a page of the docs; their links to one another stay relative)
 and each plot to ``docs/benchmarks/`` and ``docs/_generated/`` (for ``.. image::``). The copies
 are build outputs, not committed (``.gitignore``).
+
+The Markdown pages under ``docs/`` link to a result file by its place in the repository
+(``../../benchmarks/results/<name>.md``), so that the link works where the page is read as a
+file; in the built docs the same link points to the copy, ``docs/benchmarks/<name>.md``.
 """
 
 import shutil
@@ -35,6 +39,15 @@ def copy_results(app=None):
         shutil.copyfile(path, OUT / path.name)
 
 
+def repository_links(app, docname, source):
+    """Point a Markdown page's links to result files at their copies in the docs."""
+    if app.env.doc2path(docname).suffix == ".md" and not docname.startswith("benchmarks/"):
+        depth = docname.count("/")
+        repository = "../" * (depth + 1) + "benchmarks/results/"
+        source[0] = source[0].replace(f"]({repository}", "](" + "../" * depth + "benchmarks/")
+
+
 def setup(app):
     app.connect("builder-inited", copy_results)
+    app.connect("source-read", repository_links)
     return {"parallel_read_safe": True, "version": "2"}
