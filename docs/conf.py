@@ -5,6 +5,7 @@ Build: ``python -m sphinx -b html -W docs docs/_build/html`` (executes the galle
 """
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -27,7 +28,8 @@ extensions = [
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "matplotlib.sphinxext.plot_directive",
-    "md_results",
+    "myst_parser",
+    "results_pages",
 ]
 plot_include_source = False
 plot_html_show_source_link = False
@@ -37,6 +39,10 @@ plot_formats = [("png", 110)]
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 root_doc = "index"
+# reST pages and Markdown ones (MyST): the benchmark results and the research notes
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+# the research notes link to sections of the results pages
+myst_heading_anchors = 3
 default_role = "literal"
 
 autosummary_generate = True
@@ -82,5 +88,12 @@ def _skip_metadata_routing(app, what, name, obj, skip, options):
     return None
 
 
+def _clear_generated(app):
+    """autosummary's stub pages are rewritten at every build, but never deleted: a name that left
+    the API pages would leave an orphan page behind (a warning, so an error with ``-W``)."""
+    shutil.rmtree(Path(app.srcdir) / "generated", ignore_errors=True)
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_metadata_routing)
+    app.connect("builder-inited", _clear_generated, priority=100)  # before autosummary writes

@@ -430,7 +430,7 @@ class TrainingEngine:
         development grid it ranked the wrong labels with AUROC 0.917 against 0.835
         for the final model's probability on the selection logits and 0.867 for
         cleanlab's out-of-fold self-confidence (benchmarks/results/
-        development_label_issues.md).
+        development_label_quality.md).
         """
         self.quality_sum += torch.exp(-row_cross_entropy(logits.double(), self.labels)).numpy()
         self.quality_passes += 1

@@ -29,34 +29,21 @@ __all__ = ["UnlockerClassifier"]
 class UnlockerClassifier(NeuralClassifierBase):
     """Classifier for long-tailed, label-noisy data: Unlocker around any torch module.
 
-    Each epoch, a noisy-label strategy selects the samples whose labels look
-    clean and corrects the others, judging them on *logit-adjusted*
-    predictions ``z - alpha`` with ``alpha = tau * log pi``, and the clean
-    samples train on the logit-adjusted loss (``z + alpha``). With
-    ``logit_adjustment="unlocker"`` (Unlocker) the class prior ``pi`` is also
-    re-estimated from the cleaned labels, an outer step learns ``tau`` so that
-    the mean adjusted prediction on a small balanced clean subset (D_bc, chosen
-    from the training data) is uniform, ``alpha`` is smoothed by an EMA, and
-    predictions are ``argmax z - alpha``. See Chen et al., "Unlocker:
-    Disentangle the Deadlock of Learning between Label-noisy and Long-tailed
-    Data", NeurIPS 2025, Algorithm 1; the exact procedure is in the
-    :ref:`user guide <algorithm>`.
+    Each epoch a noisy-label strategy (DivideMix by default) keeps the samples
+    whose labels look clean and corrects the others, judging them on
+    logit-adjusted predictions (``alpha = tau * log pi``); the clean samples
+    train on the logit-adjusted loss. With ``logit_adjustment="unlocker"`` the
+    class prior ``pi`` is also re-estimated each epoch and ``tau`` is learned on
+    a small balanced clean subset (D_bc) picked from the training data (Chen et
+    al., "Unlocker", NeurIPS 2025, Algorithm 1; see the
+    :ref:`user guide <algorithm>`).
 
-    The defaults are DivideMix with logit adjustment (``strategy="dividemix",
-    logit_adjustment="loss"``, tau 1): chosen on a development grid of its own
-    (``benchmarks/devdata.py``: three synthetic tabular families, MNIST-1D with
-    an MLP and with a 1-D CNN, procedural shape images with ``ConvNet``; 25
-    settings at IR 10-100 with symmetric 40-60%, joint, tail-to-head and pair
-    noise; 2 seeds), never on a dataset we report, by an objective written down
-    before the runs (``benchmarks/README.md``). There they lead small-loss +
-    Unlocker, the defaults before, by +0.050 in mean balanced accuracy (95%
-    interval +0.019 to +0.080), DivideMix inside Unlocker by +0.016, at 2.5-6x
-    the fit time of plain cross-entropy
-    (``benchmarks/results/development_default_choice.md``). Where they fall
-    short: tail-to-head noise with an MLP, and the 1-D CNN, whose mixup at 4 it
-    does not fit (see ``DivideMixStrategy(alpha=...)``). The
-    :ref:`user guide <which-method>` says when to switch; Unlocker's own row,
-    learned tau and re-estimated prior, is ``logit_adjustment="unlocker"``.
+    Use it as any scikit-learn classifier: ``UnlockerClassifier().fit(X,
+    y_noisy).predict(X_test)``, with ``module=`` for your own torch network and
+    ``find_label_issues()`` for the labels it judges wrong. The defaults
+    (DivideMix with logit adjustment, tau 1) are the strongest method on our
+    benchmarks; the :ref:`user guide <which-method>` says when to choose
+    another strategy or row, and what each costs.
 
     Parameters
     ----------
@@ -68,13 +55,14 @@ class UnlockerClassifier(NeuralClassifierBase):
         builds :class:`~sklearn_unlocker.modules.MLP` (N-D input is flattened).
     strategy : str or BaseStrategy, default="dividemix"
         The noisy-label method: "dividemix" is DivideMix (two networks, co-divide,
-        co-refinement, co-guessing, MixMatch; 2.5-6x the fit time of plain
+        co-refinement, co-guessing, MixMatch; about 4x the fit time of plain
         cross-entropy; without ``augment`` it gets
         :func:`~sklearn_unlocker.augment.default_views`); "small_loss" splits
         samples by a two-component Gaussian mixture per class on their (adjusted)
-        loss and trains on the clean part (about 1.1x); "none" trains on every
-        given label. The meta-learning methods "mlc", "mlc_d", "ebomlc" (meta label
-        correction, :class:`~sklearn_unlocker.strategies.MetaLabelStrategy`) and
+        loss and trains on the clean part (near plain cross-entropy's cost);
+        "none" trains on every given label. The meta-learning methods "mlc",
+        "mlc_d", "ebomlc" (meta label correction,
+        :class:`~sklearn_unlocker.strategies.MetaLabelStrategy`) and
         "dynamic_loss" (:class:`~sklearn_unlocker.strategies.DynamicLossStrategy`)
         learn on a trusted set: D_bc, or the one given to ``fit``; their docstrings
         say where alpha enters them. An object (see
@@ -109,15 +97,10 @@ class UnlockerClassifier(NeuralClassifierBase):
     tau_bounds : tuple of float, default=(-1.0, 1.5)
         Tau is kept in this interval; reaching a bound raises an
         :class:`~sklearn_unlocker.exceptions.UnlockerWarning` after fit. The
-        paper's Algorithm 1 leaves tau unbounded; the upper bound 1.5 is ours
-        (it was 3 before). Where noise hides the tail the estimated prior comes
-        out flatter than the true one, and the learned tau compensates by
-        growing (to 2.4 on the digits as images at IR 100 with joint noise,
-        against an estimated imbalance ratio of 9.7 for a true 100), which
-        over-adjusts: the head classes fell to 0.37 accuracy there. On the
-        development grid a bound of 1.5 binds in 3 of 25 settings (+0.034,
-        +0.032, -0.001) and changes nothing elsewhere; 1.25 and 2.0 gained less
-        (``benchmarks/results/development_tau_bound.md``).
+        paper's Algorithm 1 leaves tau unbounded; the upper bound 1.5 is ours:
+        where noise hides the tail the estimated prior comes out flatter than
+        the true one, and an unbounded tau grows to make up for it and
+        over-adjusts (the measurements: :doc:`/research/design`).
     ema_beta : float in (0, 1], default=0.5
         EMA of the adjustment, paper's convention: ``alpha <- beta * tau log pi +
         (1 - beta) * alpha``, so ``beta`` weighs the *new* value and ``1`` turns the
@@ -128,12 +111,11 @@ class UnlockerClassifier(NeuralClassifierBase):
         samples' given labels plus the others counted by their adjusted posterior
         (expected rather than argmax labels), one pseudo-sample per class, and each
         class's prior allowed to change at most ``max_prior_change``-fold per epoch
-        (so the estimated imbalance ratio at most its square). Hard counts
-        ("corrected") overshot under joint noise (an estimated imbalance ratio of
-        170-280 against a true 72-100 after the first selections, still 116 at the
-        end without the EMA; ``benchmarks/results/trajectories.md``); "ir_aware"
-        stayed within 5-30, at the same accuracy. No mode finds the true ratio where
-        noise hides the tail. "clean": given labels of the clean samples.
+        (so the estimated imbalance ratio at most its square); hard counts
+        ("corrected") overshoot under joint noise (the
+        :ref:`user guide <priors>` and :doc:`/benchmarks/trajectories`). No mode
+        finds the true ratio where noise hides the tail. "clean": given labels
+        of the clean samples.
         "observed": all given labels. An array of known class frequencies (in the
         order of ``classes_``) is used as given, divided by its sum, and never
         re-estimated.
@@ -148,19 +130,16 @@ class UnlockerClassifier(NeuralClassifierBase):
         Epochs of training on every given label before selection starts (as in
         DivideMix). Where the row puts alpha in the loss ("unlocker", "loss"), the
         warm-up already uses the logit-adjusted loss with the initial ``tau`` and the
-        prior of the given labels, not plain cross-entropy as our design notes and
-        DivideMix have it: on the development grid plain cross-entropy in the warm-up changed
-        mean balanced accuracy by -0.002 (from -0.10 to +0.08 per setting, seed
-        noise; ``benchmarks/results/development_mechanisms.md``), so the loss stays
-        one and the same from the first epoch.
+        prior of the given labels, not plain cross-entropy as DivideMix has it (the
+        same accuracy on our development grid, :doc:`/research/design`), so the
+        loss stays one and the same from the first epoch.
     mixup_alpha : float, default=0.0
         Mixup (Zhang et al. 2018) in training: each batch is mixed with a shuffled
         copy of itself, ``lam ~ Beta(a, a)`` with ``lam = max(lam, 1 - lam)``, and
         the loss is ``lam * L_i + (1 - lam) * L_j`` of the two samples' own losses.
-        It keeps a network from memorising noisy labels it trains on (plain
-        cross-entropy on the development grid gained 4-13 points from ``a=4``), but
-        with the default small-loss strategy the selected set is mostly clean and it
-        slowed an under-fitting CNN down; 0 turns it off.
+        It keeps a network from memorising noisy labels it trains on, but where
+        selection leaves a mostly clean set it slows an under-fitting network
+        down; 0 turns it off. DivideMix mixes with its own ``alpha`` and ignores it.
     augment : callable, default=None
         Data augmentation of training batches: any callable on one sample tensor,
         e.g. a ``torchvision.transforms.v2`` transform, is applied to each sample
@@ -175,12 +154,9 @@ class UnlockerClassifier(NeuralClassifierBase):
         fixed random order, and leaves their average as the running statistics
         ("precise BN", Wu & Johnson 2021), at no extra forward pass. The
         exponential average that training keeps lags the weights when an epoch
-        has few steps: with 3-5 steps per epoch (585 digits as 8x8 images,
-        ``ConvNet``) the score pass read stale statistics, selection precision
-        fell to 0.70 and noisy samples were kept, memorised and never dropped;
-        refreshed, 0.90-0.95
-        (``benchmarks/results/development_batchnorm.md``). The final pass also
-        leaves statistics of the final weights for ``predict``. Modules without
+        has few steps, and selection on stale statistics keeps noisy samples
+        (measured in :doc:`/research/design`). The final pass also leaves
+        statistics of the final weights for ``predict``. Modules without
         batch norm are unaffected; turn it off for batch-norm layers that must
         stay frozen. The MLC family's strategies (``"mlc"``, ``"mlc_d"``,
         ``"ebomlc"``) run a score pass of their own, which reads the statistics

@@ -18,18 +18,9 @@ class DynamicLossClassifier(MetaClassifierBase):
     ``UnlockerClassifier(strategy="dynamic_loss")`` runs it inside Unlocker. Read more in the
     :ref:`user guide <meta-methods>`.
 
-    The classifier trains on ``CE(y*, f(x) + q)`` (Eq. 2): per-class additive
-    margins ``q`` from a margin generator (a balanced-softmax-like adjustment that
-    is learned, not read off noisy counts) and corrected targets
-    ``y* = g(r | y) y + (1 - g(r | y)) y'`` (Eq. 3), where ``r`` is the sample's
-    loss bin within its class, ``g`` a class-wise label corrector and ``y'`` a
-    hard Gumbel-softmax of the classifier's prediction. Each epoch a meta set is
-    drawn by hierarchical sampling (``m0``, ``m1``: random primary set, then the
-    lowest-loss per class; left out of that epoch's training set), or the user's
-    trusted set is used. Each step: a virtual step of the classifier (Eq. 7),
-    a meta step of the corrector and margin generator on a meta batch through it
-    (Eq. 8, second order), then the real step (Eq. 9). Predictions are the raw
-    logits (the margins are a training-time adjustment).
+    Use it as any scikit-learn classifier: ``DynamicLossClassifier().fit(X,
+    y_noisy)``, or ``fit(X, y_noisy, X_trusted=X_clean, y_trusted=y_clean)``
+    with a small clean, balanced set of your own; the method is in the Notes.
 
     Not implemented from the authors' code (jiangwenj02/dynamic_loss): its
     fine-tuning pass on the meta set each epoch, the label corrector's
@@ -119,6 +110,21 @@ class DynamicLossClassifier(MetaClassifierBase):
         Seconds: "fit", "score_pass", "selection" (the verdict, the meta set),
         "unlocker" (the trusted set), "meta" (the meta-learning steps; on CUDA
         the time to queue them, see ``UnlockerClassifier.timings_``).
+
+    Notes
+    -----
+    The classifier trains on ``CE(y*, f(x) + q)`` (Eq. 2): per-class additive
+    margins ``q`` from a margin generator (a balanced-softmax-like adjustment that
+    is learned, not read off noisy counts) and corrected targets
+    ``y* = g(r | y) y + (1 - g(r | y)) y'`` (Eq. 3), where ``r`` is the sample's
+    loss bin within its class, ``g`` a class-wise label corrector and ``y'`` a
+    hard Gumbel-softmax of the classifier's prediction. Each epoch a meta set is
+    drawn by hierarchical sampling (``m0``, ``m1``: random primary set, then the
+    lowest-loss per class; left out of that epoch's training set), or the user's
+    trusted set is used. Each step: a virtual step of the classifier (Eq. 7),
+    a meta step of the corrector and margin generator on a meta batch through it
+    (Eq. 8, second order), then the real step (Eq. 9). Predictions are the raw
+    logits (the margins are a training-time adjustment).
 
     Examples
     --------

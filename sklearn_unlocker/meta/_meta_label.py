@@ -20,25 +20,10 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
     runs the same method inside Unlocker. Read more in the :ref:`user guide
     <meta-methods>`.
 
-    A meta model g(h(x), y) turns each noisy sample's features ``h(x)`` (the
-    input of the last Linear layer of a frozen copy of the main module, taken
-    after the warm-up, or a user ``feature_extractor``) and given label into a
-    corrected label distribution; the main model f_w trains on those (the lower
-    loss G) while a trusted set drives the meta model (the upper loss F):
-
-    - "mlc" (Zheng et al. 2021): the meta parameters follow the gradient of F at
-      a one-step look-ahead ``w'``, the optimizer's next step on G (second order
-      through w'); then w takes a step on G.
-    - "mlc_d": BOME's dynamic barrier on MLC (EBOMLC's Algorithm 1): k = 5 inner
-      steps (first order), ``Q = G(w) - G(w_k)``, ``beta`` of Eq. 7; w steps on
-      ``grad_w F + beta grad_w Q``, the meta model on ``beta grad_a Q``.
-    - "ebomlc" (Nguyen et al.): one inner step (Eq. 8), the mixture upper loss
-      (Eq. 9, ``rho``), the alignment-aware barrier (Eqs. 10-11, ``delta``) and
-      the scaled step (Eq. 12, ``xi``), first order throughout.
-
-    With no trusted set given to ``fit``, one is built each epoch from the noisy
-    data: the ``trusted_per_class`` lowest-loss samples of each class, left out of
-    the noisy batches while used.
+    Use it as any scikit-learn classifier: ``MetaLabelCorrectionClassifier(
+    method="ebomlc").fit(X, y_noisy)``, or ``fit(X, y_noisy, X_trusted=X_clean,
+    y_trusted=y_clean)`` with a small clean, balanced set of your own; the
+    three methods are in the Notes.
 
     Parameters
     ----------
@@ -138,6 +123,28 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         Seconds: "fit", "score_pass", "selection" (the verdict), "unlocker" (the
         trusted set), "meta" (the meta-learning steps; on CUDA
         the time to queue them, see ``UnlockerClassifier.timings_``).
+
+    Notes
+    -----
+    A meta model g(h(x), y) turns each noisy sample's features ``h(x)`` (the
+    input of the last Linear layer of a frozen copy of the main module, taken
+    after the warm-up, or a user ``feature_extractor``) and given label into a
+    corrected label distribution; the main model f_w trains on those (the lower
+    loss G) while a trusted set drives the meta model (the upper loss F):
+
+    - "mlc" (Zheng et al. 2021): the meta parameters follow the gradient of F at
+      a one-step look-ahead ``w'``, the optimizer's next step on G (second order
+      through w'); then w takes a step on G.
+    - "mlc_d": BOME's dynamic barrier on MLC (EBOMLC's Algorithm 1): k = 5 inner
+      steps (first order), ``Q = G(w) - G(w_k)``, ``beta`` of Eq. 7; w steps on
+      ``grad_w F + beta grad_w Q``, the meta model on ``beta grad_a Q``.
+    - "ebomlc" (Nguyen et al.): one inner step (Eq. 8), the mixture upper loss
+      (Eq. 9, ``rho``), the alignment-aware barrier (Eqs. 10-11, ``delta``) and
+      the scaled step (Eq. 12, ``xi``), first order throughout.
+
+    With no trusted set given to ``fit``, one is built each epoch from the noisy
+    data: the ``trusted_per_class`` lowest-loss samples of each class, left out of
+    the noisy batches while used.
 
     Examples
     --------

@@ -222,6 +222,10 @@ class DivideMixSplit(NamedTuple):
 class DivideMixStrategy(BaseStrategy):
     """DivideMix: co-divide, co-refinement, co-guessing and MixMatch with two networks.
 
+    Pass it as ``UnlockerClassifier(strategy=DivideMixStrategy(alpha=0.1))`` to
+    set its parameters; ``strategy="dividemix"`` (the default) is it with its
+    defaults.
+
     The second network is a copy of the estimator's module with every
     submodule's parameters re-initialised (``reset_parameters``); one optimizer
     trains both. Each step trains both networks on the same mini-batch: network

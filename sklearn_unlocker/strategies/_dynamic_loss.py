@@ -114,6 +114,10 @@ class DynamicLossSplit(NamedTuple):
 class DynamicLossStrategy(MetaStrategy):
     """Dynamic Loss: a meta-learned label corrector and per-class margins.
 
+    Pass it as ``UnlockerClassifier(strategy=DynamicLossStrategy(...))`` to run
+    it inside Unlocker (``strategy="dynamic_loss"`` with its defaults); on its
+    own it is :class:`~sklearn_unlocker.DynamicLossClassifier`.
+
     The classifier trains on ``CE(y*, f(x) + q)`` (Eq. 2): per-class additive
     margins ``q`` from a margin generator and corrected targets
     ``y* = g(r | y) y + (1 - g(r | y)) y'`` (Eq. 3), where ``r`` is the sample's

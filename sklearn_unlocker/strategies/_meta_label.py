@@ -78,6 +78,11 @@ class MetaLabelModel(nn.Module):
 class MetaLabelStrategy(MetaStrategy):
     """Meta label correction: a meta model corrects each noisy label, a trusted set teaches it.
 
+    Pass it as ``UnlockerClassifier(strategy=MetaLabelStrategy(method="mlc"))``
+    to run it inside Unlocker (``strategy="mlc"``, ``"mlc_d"`` or ``"ebomlc"``
+    with its defaults); on its own it is
+    :class:`~sklearn_unlocker.MetaLabelCorrectionClassifier`.
+
     A meta model g(h(x), y) turns each noisy sample's features ``h(x)`` (the
     input of the main module's last Linear layer, detached, or a user
     ``feature_extractor``) and given label into a corrected label distribution;

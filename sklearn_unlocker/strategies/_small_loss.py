@@ -17,6 +17,10 @@ __all__ = ["NoSelection", "SmallLossStrategy"]
 class NoSelection(BaseStrategy):
     """Every sample is clean: plain training on the given labels.
 
+    ``UnlockerClassifier(strategy="none")``: with ``logit_adjustment="none"``
+    it is plain cross-entropy, with ``"loss"`` or ``"posthoc"`` standard logit
+    adjustment.
+
     It judges no label (``judges_labels = False``): the estimator's label-issue
     table flags the samples its fitted model predicts as another class.
 
@@ -48,6 +52,9 @@ class NoSelection(BaseStrategy):
 class SmallLossStrategy(BaseStrategy):
     """Small-loss selection (Arazo et al. 2019; the co-divide of DivideMix, on one network).
 
+    Pass it as ``UnlockerClassifier(strategy=SmallLossStrategy(loss_power="auto"))``
+    to set its parameters; ``strategy="small_loss"`` is it with its defaults.
+
     The per-sample cross-entropy of the given label under the (adjusted) logits
     (raised to ``loss_power``) is split by a two-component Gaussian mixture; a
     sample is clean when its posterior of the low-loss component exceeds
@@ -55,11 +62,9 @@ class SmallLossStrategy(BaseStrategy):
     corrected label, with its softmax probability as confidence; the corrected
     labels feed Unlocker's prior estimate.
 
-    The defaults were chosen on the development grid (synthetic tabular and
-    MNIST-1D, long-tailed at IR 10-50 with symmetric, joint and tail-to-head
-    noise at 40%; see ``benchmarks/``): one mixture per class and no training
-    on the corrected labels beat the global split and pseudo-labelling in every
-    setting, and only they never collapsed below plain cross-entropy.
+    The defaults (one mixture per class, no training on the corrected labels,
+    the loss itself) were chosen on the development grid; the measurements are
+    in :doc:`/research/design` and :doc:`/research/results`.
 
     Parameters
     ----------
@@ -70,18 +75,15 @@ class SmallLossStrategy(BaseStrategy):
         long-tailed model is biased: whole tail classes (or, for a weak model, all
         classes but the head) have high losses even when clean, and a global split
         calls them noisy, which starves them and locks the bias in. Classes with
-        fewer than ``min_class_size`` samples use the global split. On the
-        reported grids (32 settings, rows ``small_loss_global`` and
-        ``unlocker_global``) the global split alone reaches 0.518 balanced accuracy
-        against 0.648 per class (few-shot accuracy near 0), and inside Unlocker
-        0.675 against the defaults' 0.697.
+        fewer than ``min_class_size`` samples use the global split, which on the
+        reported grids collapses the tail (rows ``small_loss_global`` and
+        ``unlocker_global``; :doc:`/research/results`).
     min_class_size : int, default=10
         Smallest class that gets its own mixture when ``per_class=True``.
     train_noisy : bool, default=False
         Also train the samples judged noisy on their corrected labels, weighted by
         the confidence of the correction (pseudo-labelling). Off by default: on the
-        development grid it fed the model's own mistakes back (down to 0.40
-        balanced accuracy against 0.88 without, on tail-to-head noise).
+        development grid it fed the model's own mistakes back.
     loss_power : float in (0, 1] or "auto", default=1.0
         The mixture is fitted to ``loss ** loss_power``; 1 is the loss itself, as
         in DivideMix. 0.5 (the square root) is for noise that hides the tail:
@@ -89,14 +91,10 @@ class SmallLossStrategy(BaseStrategy):
         symmetric noise), its few clean samples have the smallest losses but the
         flips' wide, skewed spread takes both components of a mixture on min-max
         scaled losses (the low-loss mode swallowed 26 of 28 samples, 5 of them
-        clean); on the square root they stand apart. Measured with Unlocker, 0.5
-        against 1: +0.016 on the development grid (+0.040 under symmetric,
-        +0.019 under joint, -0.018 under tail-to-head noise;
-        ``benchmarks/results/development_loss_power.md``), and on the reported
-        digits and tabular grid +0.045 under symmetric and +0.032 under joint
-        noise, but -0.049 under tail-to-head noise, down to -0.17 at IR 100 on
-        digits, where the stricter cut drops clean samples and the learned tau
-        runs to its bound. So the default stays 1.
+        clean); on the square root they stand apart. With Unlocker it gains
+        under symmetric and joint noise but loses under tail-to-head noise,
+        where the stricter cut drops clean samples (measured in
+        :doc:`/research/design`), so the default stays 1.
 
         "auto" chooses once per fit, at the first selection after the warm-up:
         0.5 where the noise direction is positive, else 1 (the choice is
@@ -105,17 +103,11 @@ class SmallLossStrategy(BaseStrategy):
         balanced logits (``TrainingContext.noise_direction``): positive where the
         model sends the samples it disagrees with to larger classes than their
         labels, i.e. flips from the head fill the small classes. Called outside a
-        fit, ``split`` reads it from the logits it is given. Measured: +0.015 on
-        the development grid (0.612 against 0.597; +0.035 under symmetric noise,
-        -0.002 under tail-to-head noise, worst -0.018;
-        ``benchmarks/results/development_noise_direction.md``); on the reported
-        grids, with an MLP (digits, tabular data) +0.023 and no setting lower
-        beyond its spread (tail-to-head rows unchanged), but with a CNN after 5
-        warm-up epochs the direction misreads tail-to-head noise at IR 100 (a
-        tiny class not learned yet looks like flips: digits as images 0.807 ->
-        0.722) and the square root costs MNIST-1D's 1-D CNN 0.035 at IR 100
-        under symmetric noise. So "auto" is for an MLP on noise of unknown
-        direction, not the default.
+        fit, ``split`` reads it from the logits it is given. With an MLP it gains
+        under symmetric noise and leaves tail-to-head noise as it was, but with a
+        CNN after 5 warm-up epochs it misreads tail-to-head noise (a tiny class
+        not learned yet looks like flips; measured in :doc:`/research/design`).
+        So "auto" is for an MLP on noise of unknown direction, not the default.
 
     Attributes
     ----------
