@@ -10,9 +10,6 @@ fits on the 80% and is scored on the 20% by each rule:
   with ``method="invert"``, built once from the reference fit's ``noise_matrix_``
   (the defaults with another seed, fitted on the same 80%, not one of the
   candidates), the same for every candidate;
-- ``invert_predicted``: the same inversion with the noise read off the reference's
-  predictions on its own training rows (``noise_from_labels(y_fit,
-  reference.predict(X_fit))``) instead of its corrected labels;
 - ``agreed``: ``method="agreed"``: balanced accuracy against the noisy
   validation labels on the samples whose label the reference fit predicts (the
   labels it believes; here held out from the reference's fit);
@@ -43,7 +40,7 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import train_test_split
 
 from sklearn_unlocker import UnlockerClassifier, __version__
-from sklearn_unlocker.model_selection import make_noise_aware_scorer, noise_from_labels
+from sklearn_unlocker.model_selection import make_noise_aware_scorer
 
 from .devdata import load_family
 from .devgrid import SETTINGS, families, paired_interval
@@ -79,11 +76,6 @@ def _setting(setting, seed):
     # candidate as reference would agree with itself wherever it believes a label)
     reference = UnlockerClassifier(**{**common, "random_state": seed + 1}).fit(X_fit, y_fit)
     scorer = make_noise_aware_scorer(reference.noise_matrix_, method="invert", classes=classes)
-    # the same inversion with the noise read off the reference's predictions on its own
-    # training rows instead of its corrected labels
-    predicted_noise, _ = noise_from_labels(y_fit, reference.predict(X_fit), classes)
-    scorer_predicted = make_noise_aware_scorer(predicted_noise, method="invert",
-                                               classes=classes)
     agreed = reference.predict(X_valid) == y_valid  # the labels the reference believes
     out = []
     for name, params in CANDIDATES.items():
@@ -92,7 +84,6 @@ def _setting(setting, seed):
         out.append(dict(setting=setting, seed=seed, candidate=name,
                         noisy=balanced_accuracy_score(y_valid, predicted),
                         invert=scorer.estimate(y_valid, predicted),
-                        invert_predicted=scorer_predicted.estimate(y_valid, predicted),
                         agreed=balanced_accuracy_score(y_valid[agreed], predicted[agreed]),
                         oracle=balanced_accuracy_score(data.y_test, clf.predict(data.X_test)),
                         clean_valid=balanced_accuracy_score(data.y_train_true[valid_rows],
@@ -102,16 +93,16 @@ def _setting(setting, seed):
 
 #: the selection rules compared (``clean_valid``: the clean labels of the validation rows, the
 #: best any rule scoring these rows can do)
-RULES = ("noisy", "invert", "invert_predicted", "agreed", "clean_valid")
+RULES = ("noisy", "invert", "agreed", "clean_valid")
 
 
-def summarise(frame):
+def summarise(frame, rules=RULES):
     """Per setting: each rule's pick, its regret, and the errors of its estimates."""
     rows = []
     for setting, part in frame.groupby("setting", sort=False):
         best = part["oracle"].max()
         row = {"setting": setting}
-        for rule in RULES:
+        for rule in rules:
             picked = part.loc[part[rule].idxmax()]
             row[f"{rule} pick"] = picked["candidate"]
             row[f"{rule} regret"] = best - picked["oracle"]
@@ -130,26 +121,35 @@ def main(argv=None):
     parser.add_argument("--settings", nargs="*", default=None,
                         help="a subset of the development settings (default: all 25)")
     parser.add_argument("--name", default="development_noisy_selection")
+    parser.add_argument("--summarise", metavar="CSV", default=None,
+                        help="write the report from this earlier run's CSV instead of fitting "
+                             "(the rules whose columns it has)")
     args = parser.parse_args(argv)
-    settings = args.settings or SETTINGS
     start = time.perf_counter()
-    results = Parallel(n_jobs=args.jobs)(delayed(_setting)(s, args.seed) for s in settings)
-    frame = pd.DataFrame([row for rows in results for row in rows])
-    frame.to_csv(RESULTS / f"{args.name}.csv", index=False)
-    summary = summarise(frame)
+    if args.summarise:  # the rules on fits already made: no refit
+        frame = pd.read_csv(args.summarise)
+        settings = list(dict.fromkeys(frame["setting"]))
+    else:
+        settings = args.settings or SETTINGS
+        results = Parallel(n_jobs=args.jobs)(delayed(_setting)(s, args.seed) for s in settings)
+        frame = pd.DataFrame([row for rows in results for row in rows])
+        frame.to_csv(RESULTS / f"{args.name}.csv", index=False)
+    rules = [rule for rule in RULES if rule in frame.columns]
+    summary = summarise(frame, rules)
     lines = ["# Development grid: choosing among candidates with noisy validation labels", "",
              f"- command: `{command_line('noisy_selection', argv).strip()}`",
              f"- sklearn-unlocker {__version__}", f"- machine: {machine()}",
              f"- seed {args.seed}; {len(settings)} settings; candidates: "
              + "; ".join(f"{k} `{v}`" for k, v in CANDIDATES.items())
              + "; the reference: the defaults with seed + 1, fitted on the same 80%",
-             f"- {time.perf_counter() - start:.0f} s", "",
+             (f"- the fits: `{args.summarise}`, made by `python -m benchmarks noisy_selection "
+              f"--jobs 2` (1666 s); this report rewritten from it" if args.summarise
+              else f"- {time.perf_counter() - start:.0f} s"), "",
              "Regret (the oracle's clean test balanced accuracy minus that of the rule's pick) and "
              "the mean absolute error of each rule's estimate of the candidates' clean test "
              "balanced accuracy:", "",
-             "| setting | " + " | ".join(f"{rule}: pick | regret | error" for rule in RULES)
-             + " | oracle's pick |", "|---|" + "---|---|---|" * len(RULES) + "---|"]
-    rules = RULES
+             "| setting | " + " | ".join(f"{rule}: pick | regret | error" for rule in rules)
+             + " | oracle's pick |", "|---|" + "---|---|---|" * len(rules) + "---|"]
     for _, r in summary.iterrows():
         lines.append(f"| {r['setting']} | " + " | ".join(
             f"{r[f'{rule} pick']} | {r[f'{rule} regret']:.3f} | {r[f'{rule} error']:.3f}"
@@ -162,7 +162,7 @@ def main(argv=None):
             f" | {part[f'{rule} regret'].mean():.3f} | {part[f'{rule} error'].mean():.3f}"
             for rule in rules) + " | |")
     lines.append("")
-    for rule in RULES[1:]:
+    for rule in rules[1:]:
         difference = summary[f"{rule} regret"] - summary["noisy regret"]
         low, high = paired_interval(difference)
         lines.append(f"- {rule} regret minus noisy regret: {difference.mean():+.3f} (paired 95% "
