@@ -9,7 +9,7 @@ concern lives in a module of its own, as plain functions on the estimator:
 - :mod:`._warm_start`: what a warm start may change and the state it continues;
 - :mod:`._building`: the strategy, engine and skorch net of a fit, their checks, training;
 - :mod:`._label_issues`: the per-sample fitted attributes and the label-issue table;
-- :mod:`._persistence`: pickling onto the device at hand.
+- :mod:`._persistence`: pickling onto the device at hand, ``save_params``/``load_params``.
 
 A subclass (a public face) supplies the engine's
 :class:`~sklearn_unlocker._engine.Config`, its strategy, its own fitted
@@ -363,6 +363,53 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         y = scored_labels(self, X, y)
         return super().score(X, y, sample_weight=sample_weight)
 
+    # --- saved parameters ----------------------------------------------------------
+
+    def save_params(self, f_params=None, f_optimizer=None, f_criterion=None, f_history=None,
+                    **kwargs):
+        """Save the fitted model's parameters, as skorch's ``NeuralNet.save_params``.
+
+        ``f_params`` holds everything prediction reads: every network's
+        ``state_dict`` (the strategy's too, e.g. DivideMix's second network)
+        and the adjustment state that lives outside the skorch net (``tau_``,
+        ``prior_``, ``adjustment_`` and the shift prediction subtracts), so
+        :meth:`load_params` gives back the same :meth:`predict_proba`. The other
+        files go to ``net_.save_params`` (skorch's formats).
+
+        Parameters
+        ----------
+        f_params : str, path or file-like, default=None
+            Networks and adjustment state (a ``torch.save`` file).
+        f_optimizer, f_criterion, f_history : str, path or file-like, default=None
+            The optimizer's and criterion's state, and the history (JSON), as skorch.
+        **kwargs
+            Other skorch files, e.g. ``f_optimizer2=`` for a strategy's own optimizer.
+        """
+        _persistence.save_params(self, f_params, f_optimizer, f_criterion, f_history,
+                                 **kwargs)
+
+    def load_params(self, f_params=None, f_optimizer=None, f_criterion=None, f_history=None,
+                    **kwargs):
+        """Load parameters saved by :meth:`save_params` into this fitted estimator.
+
+        The estimator must be fitted (as skorch's net must be initialized), with
+        the same module, strategy and classes: a short fit (``max_epochs=1``)
+        builds the networks the parameters go into.
+
+        Parameters
+        ----------
+        f_params, f_optimizer, f_criterion, f_history : str, path or file-like, default=None
+            The files :meth:`save_params` wrote.
+        **kwargs
+            Other skorch files, as in :meth:`save_params`.
+
+        Returns
+        -------
+        self : estimator
+        """
+        return _persistence.load_params(self, f_params, f_optimizer, f_criterion, f_history,
+                                        **kwargs)
+
     # --- for subclasses ------------------------------------------------------------
 
     def _engine_config(self, y_encoded):
@@ -375,6 +422,9 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
 
     def _fitted_attributes(self, engine):
         """Read the estimator's own fitted attributes off the trained engine."""
+
+    #: fitted attributes prediction reads beside the networks (saved by save_params)
+    _adjustment_state = ()
 
     def _prediction_adjustment(self):
         return np.zeros(len(self.classes_))

@@ -582,5 +582,9 @@ class UnlockerClassifier(NeuralClassifierBase):
                 UnlockerWarning, stacklevel=6,
             )
 
+    #: what prediction reads beside the networks; save_params keeps it with them
+    _adjustment_state = ("prior_", "imbalance_ratio_", "tau_", "adjustment_",
+                         "_prediction_shift_")
+
     def _prediction_adjustment(self):
         return self._prediction_shift_  # the fitted row's: set_params does not change it
