@@ -185,9 +185,8 @@ def scenario(true_imbalance_ratio, observed_imbalance_ratio, *, tolerance=1.25):
     },
     prefer_skip_nested_validation=True,
 )
-def shot_accuracy(
-    y_true, y_pred, train_class_counts, *, labels=None, many_threshold=100, few_threshold=20
-):
+def shot_accuracy(y_true, y_pred, train_class_counts, *, labels=None, many_threshold=100,
+                  few_threshold=20):
     """Accuracy on many-, medium- and few-shot classes.
 
     Classes are grouped by their number of training samples: many-shot above
@@ -225,23 +224,17 @@ def shot_accuracy(
     {'many': 1.0, 'medium': 0.5, 'few': 0.0}
     """
     if few_threshold > many_threshold:
-        raise ValueError(
-            f"few_threshold ({few_threshold}) must not exceed many_threshold ({many_threshold})"
-        )
+        raise ValueError(f"few_threshold ({few_threshold}) must not exceed many_threshold "
+                         f"({many_threshold})")
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true and y_pred differ in shape: {y_true.shape} != {y_pred.shape}")
     labels = np.unique(y_true) if labels is None else np.asarray(labels)
     counts = _as_nonnegative_vector(train_class_counts, "train_class_counts")
     if len(counts) != len(labels):
-        raise ValueError(
-            f"train_class_counts has {len(counts)} entries but there are {len(labels)} labels"
-        )
-    recalls = np.full(len(labels), np.nan)
-    for i, label in enumerate(labels):
-        in_class = y_true == label
-        if in_class.any():
-            recalls[i] = np.mean(y_pred[in_class] == label)
+        raise ValueError(f"train_class_counts has {len(counts)} entries but there are "
+                         f"{len(labels)} labels")
+    recalls = _class_recalls(y_true, y_pred, labels)
     groups = {
         "many": counts > many_threshold,
         "medium": (counts >= few_threshold) & (counts <= many_threshold),
@@ -252,6 +245,16 @@ def shot_accuracy(
         values = recalls[members & ~np.isnan(recalls)]
         scores[name] = float(values.mean()) if len(values) else float("nan")
     return scores
+
+
+def _class_recalls(y_true, y_pred, labels):
+    """Each label's recall on ``y_true``; ``nan`` for a label absent from it."""
+    recalls = np.full(len(labels), np.nan)
+    for i, label in enumerate(labels):
+        in_class = y_true == label
+        if in_class.any():
+            recalls[i] = np.mean(y_pred[in_class] == label)
+    return recalls
 
 
 @validate_params(
