@@ -10,7 +10,8 @@ true-count order, and the scenario of appendix A.4).
 from numbers import Real
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score
+from scipy.special import rel_entr
+from sklearn.metrics import balanced_accuracy_score, precision_score, recall_score
 
 from ._sklearn_compat import Interval, validate_params
 
@@ -289,10 +290,9 @@ def selection_precision_recall(clean_mask, selected_mask):
         raise ValueError(
             f"clean_mask and selected_mask differ in shape: {clean.shape} != {selected.shape}"
         )
-    hits = np.sum(clean & selected)
-    precision = hits / selected.sum() if selected.any() else float("nan")
-    recall = hits / clean.sum() if clean.any() else float("nan")
-    return float(precision), float(recall)
+    # selection as a classifier of "clean": nan where its denominator is empty
+    return (float(precision_score(clean, selected, zero_division=np.nan)),
+            float(recall_score(clean, selected, zero_division=np.nan)))
 
 
 @validate_params(
@@ -327,11 +327,8 @@ def prior_kl_divergence(true_prior, estimated_prior):
         raise ValueError(f"the priors differ in length: {len(p)} != {len(q)}")
     if p.sum() == 0 or q.sum() == 0:
         raise ValueError("a prior must have a positive sum")
-    p, q = p / p.sum(), q / q.sum()
-    support = p > 0
-    if np.any(q[support] == 0):
-        return float("inf")
-    return float(np.sum(p[support] * np.log(p[support] / q[support])))
+    # rel_entr: 0 where p is 0, inf where only q is
+    return float(np.sum(rel_entr(p / p.sum(), q / q.sum())))
 
 
 def _as_nonnegative_vector(values, name):
