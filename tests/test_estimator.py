@@ -338,13 +338,19 @@ def test_cuda_fitted_model_loads_and_predicts_on_cpu(small_data, monkeypatch):
                                clf.predict_proba(small_data.X_test), rtol=1e-4, atol=1e-5)
 
 
-def test_the_defaults_beat_cross_entropy_on_long_tailed_noisy_data():
-    # fixed seed, synthetic IR 50 with 40% symmetric noise: the "relieve" scenario. Plain
-    # cross-entropy on the same network reaches 0.53; the defaults (DivideMix + LA) 0.7+.
-    data = make_noisy_tabular(imbalance_ratio=50, noise="sym", noise_rate=0.4, random_state=0)
-    ce = UnlockerClassifier(strategy="none", logit_adjustment="none", mixup_alpha=0.0,
-                            random_state=0).fit(data.X_train, data.y_train)
-    default = UnlockerClassifier(random_state=0).fit(data.X_train, data.y_train)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_defaults_beat_cross_entropy_on_long_tailed_noisy_data(seed):
+    # synthetic IR 20 with 40% symmetric noise, 30 epochs, three seeds of data and model:
+    # the defaults (DivideMix + LA) gained 0.21, 0.19 and 0.19 in balanced accuracy over
+    # plain cross-entropy on the same network (CE 0.48-0.63); the bar is under half of the
+    # smallest gain, on every seed, not a margin fitted to one
+    data = make_noisy_tabular(n_samples_per_class=250, n_classes=6, imbalance_ratio=20,
+                              noise="sym", noise_rate=0.4, n_test_per_class=50,
+                              random_state=seed)
+    ce = UnlockerClassifier(strategy="none", logit_adjustment="none", max_epochs=30,
+                            random_state=seed).fit(data.X_train, data.y_train)
+    default = UnlockerClassifier(max_epochs=30, random_state=seed).fit(data.X_train,
+                                                                      data.y_train)
     ce_score = balanced_accuracy_score(data.y_test, ce.predict(data.X_test))
     ours = balanced_accuracy_score(data.y_test, default.predict(data.X_test))
     assert ours > ce_score + 0.08, (ours, ce_score)
