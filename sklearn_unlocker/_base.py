@@ -27,8 +27,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from . import _building, _label_issues, _persistence, _warm_start
+from ._building import build as _build
+from ._building import finish as _finish
+from ._building import train as _train
 from ._device import seeded
+from ._label_issues import store as _store_label_issues
+from ._label_issues import table as _label_issue_table
+from ._persistence import load_params as _load_params
+from ._persistence import pickled_state, unpickled_state
+from ._persistence import save_params as _save_params
 from ._sklearn_compat import Interval, StrOptions
 from ._validation import (
     SKORCH_PLAIN,
@@ -38,6 +45,7 @@ from ._validation import (
     prediction_input,
     scored_labels,
 )
+from ._warm_start import signature as _warm_signature
 from .exceptions import UnlockerWarning
 from .model_selection import noise_from_labels
 
@@ -152,7 +160,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
     def __getstate__(self):
         # the fitted state beside skorch's net (which maps its own): the strategy's networks,
         # optimizer states and frozen copies may live on a GPU
-        return _persistence.pickled_state(super().__getstate__())
+        return pickled_state(super().__getstate__())
 
     def __deepcopy__(self, memo):
         # a copy in memory needs no map location: copy the attributes as they are
@@ -162,7 +170,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         return new
 
     def __setstate__(self, state):
-        super().__setstate__(_persistence.unpickled_state(state))
+        super().__setstate__(unpickled_state(state))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -202,9 +210,9 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
                 f"a label and the model trains on every given label; lower warmup_epochs or "
                 f"raise max_epochs", UnlockerWarning, stacklevel=4)
         with seeded(data.device, data.random_state) as seed:
-            strategy, config, engine, net = _building.build(self, data, config, seed)
-            _building.train(net, engine, data, seed)
-        _building.finish(net, config.max_epochs + (0 if data.warm is None
+            strategy, config, engine, net = _build(self, data, config, seed)
+            _train(net, engine, data, seed)
+        _finish(net, config.max_epochs + (0 if data.warm is None
                                                    else data.warm["epochs"]))
         self._store(net, strategy, config, engine, data)
         self.timings_ = {"fit": time.perf_counter() - start, **engine.timings()}
@@ -221,10 +229,10 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         self.strategy_ = strategy
         self.device_ = data.device
         self.augment_ = config.augment
-        _label_issues.store(self, engine, strategy, data)
+        _store_label_issues(self, engine, strategy, data)
         self.history_ = net.history
         self._engine_state_ = engine.state()
-        self._warm_signature_ = _warm_start.signature(self, data.device)
+        self._warm_signature_ = _warm_signature(self, data.device)
 
     def find_label_issues(self, return_indices_ranked_by=None):
         """The training samples' labels as the fitted model judges them, in cleanlab's terms.
@@ -258,7 +266,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
             method's correction). Or the ranked indices.
         """
         check_is_fitted(self)
-        return _label_issues.table(self, return_indices_ranked_by)
+        return _label_issue_table(self, return_indices_ranked_by)
 
     def get_label_issues(self):
         """The table of :meth:`find_label_issues`, under cleanlab's ``CleanLearning`` name.
@@ -385,7 +393,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         **kwargs
             Other skorch files, e.g. ``f_optimizer2=`` for a strategy's own optimizer.
         """
-        _persistence.save_params(self, f_params, f_optimizer, f_criterion, f_history,
+        _save_params(self, f_params, f_optimizer, f_criterion, f_history,
                                  **kwargs)
 
     def load_params(self, f_params=None, f_optimizer=None, f_criterion=None, f_history=None,
@@ -407,7 +415,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseEstimator):
         -------
         self : estimator
         """
-        return _persistence.load_params(self, f_params, f_optimizer, f_criterion, f_history,
+        return _load_params(self, f_params, f_optimizer, f_criterion, f_history,
                                         **kwargs)
 
     # --- for subclasses ------------------------------------------------------------

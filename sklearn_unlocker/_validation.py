@@ -20,9 +20,12 @@ from sklearn.utils.validation import check_array, validate_data
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
-from . import _device, _warm_start
+from ._device import SEED_MAX, resolve_device, shared_random_state
+from ._device import accelerator as checked_accelerator
 from ._inputs import DatasetInputs, LabelledDataset, dataset_labels, is_dataset
 from ._sklearn_compat import check_sample_weight
+from ._warm_start import check as check_warm_start
+from ._warm_start import fitted_state as warm_state
 from .exceptions import UnlockerWarning
 
 #: inputs larger than this in magnitude are warned about (a fit on them saturates)
@@ -117,20 +120,20 @@ def check_routed(est):
 def fit_data(est, X, y, sample_weight, X_trusted, y_trusted):
     """Everything a fit checks before it builds, in this order, as a :class:`FitData`."""
     est._validate_params()
-    warm = (_warm_start.fitted_state(est) if est.warm_start and hasattr(est, "net_")
+    warm = (warm_state(est) if est.warm_start and hasattr(est, "net_")
             else None)
     X, y_encoded, sample_weight = validate_fit_input(est, X, y, sample_weight)
-    accelerator = _device.accelerator(est)
-    device = _device.resolve_device(est, accelerator)
+    accelerator = checked_accelerator(est)
+    device = resolve_device(est, accelerator)
     if warm is not None:
-        y_encoded = _warm_start.check(est, warm, y_encoded, device)
+        y_encoded = check_warm_start(est, warm, y_encoded, device)
     trusted = validate_trusted(est, X_trusted, y_trusted)
     streamed = is_dataset(X)
     if streamed:  # a Dataset stays where it is: the fit streams it
         inputs = DatasetInputs(X, loader=loader_options(est, "iterator_valid"))
     else:
         inputs = torch.from_numpy(np.ascontiguousarray(X))
-    random_state = _device.shared_random_state(est, accelerator)
+    random_state = shared_random_state(est, accelerator)
     train, valid = split(est, inputs, y_encoded, random_state)
     if train is not None:
         inputs = (inputs.subset(train) if streamed
@@ -259,7 +262,7 @@ def split(est, X, y_encoded, random_state):
     # drawn from random_state here, and the global state is put back
     state = np.random.get_state()
     try:
-        np.random.seed(check_random_state(random_state).randint(_device.SEED_MAX))
+        np.random.seed(check_random_state(random_state).randint(SEED_MAX))
         parts = est.train_split(dataset, y_encoded)
     finally:
         np.random.set_state(state)
