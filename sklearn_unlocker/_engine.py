@@ -25,6 +25,7 @@ it calls is :class:`Procedure`. Hyperparameters travel one way: the estimator
 builds a :class:`Config`, the engine reads only that.
 """
 
+import contextlib
 import copy
 import inspect
 import math
@@ -371,23 +372,42 @@ class TrainingEngine:
     # --- Algorithm 1, steps 1-5 -------------------------------------------------------
 
     def _update(self, net):
-        seconds = self.record.seconds
+        """Steps 1-5 on the current weights, each timed into ``timings_``; the raw logits."""
+        with self._timed("score_pass"):
+            scores, logits = self._score(net)  # 1. raw logits of every training sample
+        with self._timed("unlocker"):
+            self._accumulate_quality(logits)
+            self._outer_step(logits)  # 2. tau on the last D_bc, then the EMA of alpha
+        with self._timed("selection"):
+            selection_logits = self._select(scores, logits)  # 3. select, correct
+        self._record_unselected()
+        with self._timed("unlocker"):
+            self._refresh_trusted()  # 4. D_bc (or the strategy's own trusted set)
+            self._estimate_prior(selection_logits)  # 5. the prior of the cleaned labels
+        self._set_targets(self.split)
+        return logits
+
+    @contextlib.contextmanager
+    def _timed(self, name):
+        """Add the block's seconds to ``record.seconds[name]`` (a block that raises adds none)."""
         start = time.perf_counter()
-        with net.batch_statistics(self.config.refresh_batchnorm):  # 1. (n_networks, n, C)
+        yield
+        self.record.seconds[name] += time.perf_counter() - start
+
+    def _score(self, net):
+        """Step 1: every network's logits (n_networks, n, C) and their mean, all finite."""
+        with net.batch_statistics(self.config.refresh_batchnorm):
             scores = self.strategy.score_training(net, self.X, self.y)
         logits = scores.mean(dim=0)
         if not torch.isfinite(logits).all():
             raise FloatingPointError(self._diverged(
                 net, "the network's logits on the training set are not all finite", self.X))
-        seconds["score_pass"] += time.perf_counter() - start
+        return scores, logits
 
-        start = time.perf_counter()
-        self._accumulate_quality(logits)
-        self._outer_step(logits)  # 2.
-        seconds["unlocker"] += time.perf_counter() - start
-
-        start = time.perf_counter()
-        if self.config.row.in_selection:  # 3.
+    def _select(self, scores, logits):
+        """Step 3: the strategy's split on ``z - alpha`` (where the row selects on it), kept
+        in ``self.split``; returns the logits it judged."""
+        if self.config.row.in_selection:
             shift = torch.as_tensor(self.alpha, dtype=logits.dtype)
             scores, selection_logits = scores - shift, logits - shift
         else:
@@ -402,25 +422,25 @@ class TrainingEngine:
                                        else {}))
         self.split = split._replace(**{name: np.asarray(getattr(split, name))
                                        for name in Split._fields})
-        seconds["selection"] += time.perf_counter() - start
+        return selection_logits
+
+    def _record_unselected(self):
+        """Count an epoch in which a class present in y has no sample judged clean."""
         present = np.bincount(self.y, minlength=self.n_classes) > 0
         kept = np.bincount(self.y[self.split.clean_mask], minlength=self.n_classes) > 0
         if np.any(present & ~kept):  # a class the method trains on no given label of
             self.record.epochs_with_unselected_class += 1
             self.record.unselected_classes.update(np.flatnonzero(present & ~kept).tolist())
 
-        start = time.perf_counter()
-        self.bc_indices = balanced_clean_subset(  # 4.
+    def _refresh_trusted(self):
+        """Step 4: D_bc from the split, and the trusted set (the strategy's own, if any)."""
+        self.bc_indices = balanced_clean_subset(
             self.split.clean_proba, self.split.clean_mask, self.y, self.n_classes,
             fraction=self.config.bc_fraction, min_per_class=self.config.bc_min_per_class,
         )
         own = self.strategy.select_trusted(self.split, self.y, self.n_classes,
                                            self.random_state)
         self.trusted.refresh(self.bc_indices if own is None else own)
-        self._estimate_prior(selection_logits)  # 5.
-        seconds["unlocker"] += time.perf_counter() - start
-        self._set_targets(self.split)
-        return logits
 
     def _accumulate_quality(self, logits):
         """Add this pass's probability of each given label to the fit's running sum.

@@ -337,39 +337,14 @@ class UnlockerClassifier(NeuralClassifierBase):
     }
 
     def __init__(
-        self,
-        module=None,
-        *,
-        strategy="dividemix",
-        logit_adjustment="loss",
-        tau=1.0,
-        tau_solver="sgd",
-        tau_lr=TAU_LR,
-        tau_steps=1,
-        tau_bounds=TAU_BOUNDS,
-        ema_beta=EMA_BETA,
-        prior="ir_aware",
-        max_prior_change=MAX_PRIOR_CHANGE,
-        bc_fraction=BC_FRACTION,
-        bc_min_per_class=BC_MIN_PER_CLASS,
-        warmup_epochs=5,
-        mixup_alpha=0.0,
-        augment=None,
-        refresh_batchnorm=True,
-        max_epochs=60,
-        batch_size=128,
-        lr=3e-3,
-        optimizer=torch.optim.AdamW,
-        classes=None,
-        device="auto",
-        mixed_precision=None,
-        accelerator=None,
-        callbacks=None,
-        train_split=None,
-        warm_start=False,
-        random_state=None,
-        verbose=0,
-        **kwargs,
+        self, module=None, *, strategy="dividemix", logit_adjustment="loss", tau=1.0,
+        tau_solver="sgd", tau_lr=TAU_LR, tau_steps=1, tau_bounds=TAU_BOUNDS, ema_beta=EMA_BETA,
+        prior="ir_aware", max_prior_change=MAX_PRIOR_CHANGE, bc_fraction=BC_FRACTION,
+        bc_min_per_class=BC_MIN_PER_CLASS, warmup_epochs=5, mixup_alpha=0.0, augment=None,
+        refresh_batchnorm=True, max_epochs=60, batch_size=128, lr=3e-3,
+        optimizer=torch.optim.AdamW, classes=None, device="auto", mixed_precision=None,
+        accelerator=None, callbacks=None, train_split=None, warm_start=False,
+        random_state=None, verbose=0, **kwargs,
     ):
         self.module = module
         self.strategy = strategy
@@ -559,6 +534,10 @@ class UnlockerClassifier(NeuralClassifierBase):
                 f"step(s) and was held there; the final tau is {self.tau_:.3f}",
                 UnlockerWarning, stacklevel=6,
             )
+
+    #: what prediction reads beside the networks; save_params keeps it with them
+    _adjustment_state = ("prior_", "imbalance_ratio_", "tau_", "adjustment_",
+                         "_prediction_shift_")
 
     def _prediction_adjustment(self):
         return self._prediction_shift_  # the fitted row's: set_params does not change it

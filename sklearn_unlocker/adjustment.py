@@ -258,19 +258,8 @@ def closed_form_tau(logits, log_prior, groups=None, *, reference=None):
     return float(dmu @ dlog) / denominator
 
 
-def solve_tau(
-    tau,
-    logits,
-    log_prior,
-    groups=None,
-    *,
-    solver="sgd",
-    lr=TAU_LR,
-    steps=1,
-    batch_size=None,
-    bounds=TAU_BOUNDS,
-    random_state=None,
-):
+def solve_tau(tau, logits, log_prior, groups=None, *, solver="sgd", lr=TAU_LR, steps=1,
+              batch_size=None, bounds=TAU_BOUNDS, random_state=None):
     """One outer step: a new tau for the current model, from its logits on D_bc.
 
     Parameters
@@ -322,47 +311,63 @@ def solve_tau(
     >>> round(tau, 3)
     0.5
     """
-    low, high = bounds
+    if solver not in _TAU_SOLVERS:
+        raise ValueError(f"unknown tau solver {solver!r}; use 'sgd', 'exact' or 'closed_form'")
     logits = np.asarray(logits, dtype=np.float64)
     groups = None if groups is None else np.asarray(groups, dtype=np.intp)
-    if solver == "closed_form":
-        value = closed_form_tau(logits, log_prior, groups)
-        new = tau if value is None else value
-    elif solver == "exact":
-        def objective(t):
-            return outer_objective(t, logits, log_prior, groups)
+    return _TAU_SOLVERS[solver](tau, logits, log_prior, groups, bounds, lr=lr, steps=steps,
+                                batch_size=batch_size, random_state=random_state)
 
-        grid = np.linspace(low, high, 41)
-        best = int(np.argmin([objective(t) for t in grid]))
-        left, right = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
-        result = minimize_scalar(objective, bounds=(left, right), method="bounded",
-                                 options={"xatol": 1e-6})
-        new = float(result.x) if result.fun <= objective(grid[best]) else float(grid[best])
-        # a minimum on a bound with the objective still falling beyond it: tau wants out
-        slope = outer_gradient(new, logits, log_prior, groups)
-        wants_out = (new - low < 1e-4 and slope > 0) or (high - new < 1e-4 and slope < 0)
-        return new, bool(wants_out)
-    elif solver == "sgd":
-        rng = check_random_state(random_state)
-        log_prior = np.asarray(log_prior, dtype=np.float64)
-        n = len(logits)
-        size = n if batch_size is None else max(1, min(batch_size, n))
-        new, clipped = float(tau), False
-        for _ in range(steps):
-            order = rng.permutation(n) if size < n else np.arange(n)
-            for start in range(0, n, size):
-                rows = order[start:start + size]
-                batch_weights = (np.full(len(rows), 1.0 / len(rows)) if groups is None
-                                 else balanced_weights(groups[rows]))
-                new -= lr * _gradient(new, logits[rows], log_prior, batch_weights)
-                # projected gradient descent: every step stays within the bounds
-                clipped |= not (low <= new <= high)
-                new = min(max(new, low), high)
-        return float(new), clipped
-    else:
-        raise ValueError(f"unknown tau solver {solver!r}; use 'sgd', 'exact' or 'closed_form'")
-    clipped = not (low <= new <= high)
-    return float(min(max(new, low), high)), clipped
+
+def _closed_form_step(tau, logits, log_prior, groups, bounds, **_):
+    """:func:`closed_form_tau`, or ``tau`` where it is undefined; clipped to ``bounds``."""
+    low, high = bounds
+    value = closed_form_tau(logits, log_prior, groups)
+    new = tau if value is None else value
+    return float(min(max(new, low), high)), not (low <= new <= high)
+
+
+def _exact_tau(tau, logits, log_prior, groups, bounds, **_):
+    """The minimiser of J over ``bounds``: a grid, then bounded Brent around its best point."""
+    low, high = bounds
+
+    def objective(t):
+        return outer_objective(t, logits, log_prior, groups)
+
+    grid = np.linspace(low, high, 41)
+    best = int(np.argmin([objective(t) for t in grid]))
+    left, right = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    result = minimize_scalar(objective, bounds=(left, right), method="bounded",
+                             options={"xatol": 1e-6})
+    new = float(result.x) if result.fun <= objective(grid[best]) else float(grid[best])
+    # a minimum on a bound with the objective still falling beyond it: tau wants out
+    slope = outer_gradient(new, logits, log_prior, groups)
+    wants_out = (new - low < 1e-4 and slope > 0) or (high - new < 1e-4 and slope < 0)
+    return new, bool(wants_out)
+
+
+def _sgd_tau(tau, logits, log_prior, groups, bounds, *, lr, steps, batch_size, random_state):
+    """The paper's rule: a projected gradient step per mini-batch of D_bc, ``steps`` passes."""
+    low, high = bounds
+    rng = check_random_state(random_state)
+    log_prior = np.asarray(log_prior, dtype=np.float64)
+    n = len(logits)
+    size = n if batch_size is None else max(1, min(batch_size, n))
+    new, clipped = float(tau), False
+    for _ in range(steps):
+        order = rng.permutation(n) if size < n else np.arange(n)
+        for start in range(0, n, size):
+            rows = order[start:start + size]
+            batch_weights = (np.full(len(rows), 1.0 / len(rows)) if groups is None
+                             else balanced_weights(groups[rows]))
+            new -= lr * _gradient(new, logits[rows], log_prior, batch_weights)
+            # projected gradient descent: every step stays within the bounds
+            clipped |= not (low <= new <= high)
+            new = min(max(new, low), high)
+    return float(new), clipped
+
+
+_TAU_SOLVERS = {"sgd": _sgd_tau, "exact": _exact_tau, "closed_form": _closed_form_step}
 
 
 def ema_update(previous, target, beta):
@@ -443,13 +448,12 @@ def prior_counts(mode, y, n_classes, *, clean_mask=None, corrected_labels=None,
     if mode not in PRIOR_MODES:
         raise ValueError(f"unknown prior mode {mode!r}; use one of {PRIOR_MODES}")
     clean = np.asarray(clean_mask, dtype=bool)
+    noisy = ~clean
     counts = np.bincount(y[clean], weights=weights[clean], minlength=n_classes).astype(float)
     if mode == "corrected":
-        noisy = ~clean
         counts += np.bincount(np.asarray(corrected_labels)[noisy], weights=weights[noisy],
                               minlength=n_classes)
     elif mode == "ir_aware":
-        noisy = ~clean
         proba = np.asarray(corrected_proba, dtype=np.float64)
         counts += weights[noisy] @ (proba[noisy] if len(proba) == len(y) else proba)
     return counts

@@ -117,6 +117,11 @@ class RandomShift(BatchAugmentation):
 class GaussianNoise(BatchAugmentation):
     """Add Gaussian noise to every feature (for tabular data, on standardised features).
 
+    The same draws as ``torchvision.transforms.v2.GaussianNoise(mean=0.0, sigma=std,
+    clip=False)`` in the torchvision versions that have it; kept here because that one
+    clips to [0, 1] by default (the range of an image, which would flatten standardised
+    features) and is not in every torchvision this package supports.
+
     Parameters
     ----------
     std : float, default=0.1

@@ -10,7 +10,8 @@ true-count order, and the scenario of appendix A.4).
 from numbers import Real
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score
+from scipy.special import rel_entr
+from sklearn.metrics import balanced_accuracy_score, precision_score, recall_score
 
 from ._sklearn_compat import Interval, validate_params
 
@@ -186,9 +187,8 @@ def scenario(true_imbalance_ratio, observed_imbalance_ratio, *, tolerance=1.25):
     },
     prefer_skip_nested_validation=True,
 )
-def shot_accuracy(
-    y_true, y_pred, train_class_counts, *, labels=None, many_threshold=100, few_threshold=20
-):
+def shot_accuracy(y_true, y_pred, train_class_counts, *, labels=None, many_threshold=100,
+                  few_threshold=20):
     """Accuracy on many-, medium- and few-shot classes.
 
     Classes are grouped by their number of training samples: many-shot above
@@ -226,23 +226,17 @@ def shot_accuracy(
     {'many': 1.0, 'medium': 0.5, 'few': 0.0}
     """
     if few_threshold > many_threshold:
-        raise ValueError(
-            f"few_threshold ({few_threshold}) must not exceed many_threshold ({many_threshold})"
-        )
+        raise ValueError(f"few_threshold ({few_threshold}) must not exceed many_threshold "
+                         f"({many_threshold})")
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true and y_pred differ in shape: {y_true.shape} != {y_pred.shape}")
     labels = np.unique(y_true) if labels is None else np.asarray(labels)
     counts = _as_nonnegative_vector(train_class_counts, "train_class_counts")
     if len(counts) != len(labels):
-        raise ValueError(
-            f"train_class_counts has {len(counts)} entries but there are {len(labels)} labels"
-        )
-    recalls = np.full(len(labels), np.nan)
-    for i, label in enumerate(labels):
-        in_class = y_true == label
-        if in_class.any():
-            recalls[i] = np.mean(y_pred[in_class] == label)
+        raise ValueError(f"train_class_counts has {len(counts)} entries but there are "
+                         f"{len(labels)} labels")
+    recalls = _class_recalls(y_true, y_pred, labels)
     groups = {
         "many": counts > many_threshold,
         "medium": (counts >= few_threshold) & (counts <= many_threshold),
@@ -253,6 +247,16 @@ def shot_accuracy(
         values = recalls[members & ~np.isnan(recalls)]
         scores[name] = float(values.mean()) if len(values) else float("nan")
     return scores
+
+
+def _class_recalls(y_true, y_pred, labels):
+    """Each label's recall on ``y_true``; ``nan`` for a label absent from it."""
+    recalls = np.full(len(labels), np.nan)
+    for i, label in enumerate(labels):
+        in_class = y_true == label
+        if in_class.any():
+            recalls[i] = np.mean(y_pred[in_class] == label)
+    return recalls
 
 
 @validate_params(
@@ -287,10 +291,9 @@ def selection_precision_recall(clean_mask, selected_mask):
         raise ValueError(
             f"clean_mask and selected_mask differ in shape: {clean.shape} != {selected.shape}"
         )
-    hits = np.sum(clean & selected)
-    precision = hits / selected.sum() if selected.any() else float("nan")
-    recall = hits / clean.sum() if clean.any() else float("nan")
-    return float(precision), float(recall)
+    # selection as a classifier of "clean": nan where its denominator is empty
+    return (float(precision_score(clean, selected, zero_division=np.nan)),
+            float(recall_score(clean, selected, zero_division=np.nan)))
 
 
 @validate_params(
@@ -325,11 +328,8 @@ def prior_kl_divergence(true_prior, estimated_prior):
         raise ValueError(f"the priors differ in length: {len(p)} != {len(q)}")
     if p.sum() == 0 or q.sum() == 0:
         raise ValueError("a prior must have a positive sum")
-    p, q = p / p.sum(), q / q.sum()
-    support = p > 0
-    if np.any(q[support] == 0):
-        return float("inf")
-    return float(np.sum(p[support] * np.log(p[support] / q[support])))
+    # rel_entr: 0 where p is 0, inf where only q is
+    return float(np.sum(rel_entr(p / p.sum(), q / q.sum())))
 
 
 def _as_nonnegative_vector(values, name):

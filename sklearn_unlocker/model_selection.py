@@ -260,6 +260,12 @@ def make_noise_aware_scorer(reference, *, method="invert", classes=None,
     if method != "invert":
         raise ValueError("method='agreed' needs a fitted reference estimator (it reads which "
                          "labels the reference believes); a matrix goes with method='invert'")
+    return NoiseAwareScorer("invert", metric, transition_matrix=_invertible_noise(reference),
+                            classes=None if classes is None else np.asarray(classes))
+
+
+def _invertible_noise(reference):
+    """A transition matrix the invert method can undo: square, rows summing to 1, regular."""
     T = np.asarray(reference, dtype=float)
     if T.ndim != 2 or T.shape[0] != T.shape[1] or not np.all(np.isfinite(T)) or np.any(T < 0):
         raise ValueError(f"transition_matrix must be a square matrix of probabilities; got "
@@ -269,5 +275,4 @@ def make_noise_aware_scorer(reference, *, method="invert", classes=None,
     if np.linalg.cond(T) > 1e8:
         raise ValueError("transition_matrix is singular: the noise cannot be undone (a given "
                          "label carries no information about some true class)")
-    return NoiseAwareScorer("invert", metric, transition_matrix=T,
-                            classes=None if classes is None else np.asarray(classes))
+    return T

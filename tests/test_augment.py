@@ -95,3 +95,19 @@ def test_estimator_trains_with_a_torchvision_transform_and_stays_reproducible():
     plain = UnlockerClassifier(max_epochs=4, warmup_epochs=1, random_state=0)
     plain.fit(data.X_train, data.y_train)
     assert not np.array_equal(plain.predict_proba(data.X_test), first.predict_proba(data.X_test))
+
+
+def test_gaussian_noise_draws_as_torchvision_does_without_clipping():
+    """What GaussianNoise's docstring says: torchvision's (where it exists) with clip=False."""
+    if not hasattr(v2, "GaussianNoise"):
+        pytest.skip("this torchvision has no GaussianNoise")
+    X = torch.randn(64, 5) * 3  # standardised features leave [0, 1]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        ours = GaussianNoise(0.3)(X)
+        torch.manual_seed(0)
+        theirs = v2.GaussianNoise(mean=0.0, sigma=0.3, clip=False)(X)
+        torch.manual_seed(0)
+        clipped = v2.GaussianNoise(mean=0.0, sigma=0.3)(X)
+    assert torch.equal(ours, theirs)
+    assert not torch.equal(ours, clipped)  # the default clips to an image's range

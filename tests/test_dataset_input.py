@@ -121,7 +121,8 @@ def test_an_image_folder_fits_and_predicts(tmp_path):
     assert clf.input_shape_ == (3, 8, 8) and clf.classes_.tolist() == [0, 1, 2]
     assert clf.predict(folder).shape == (36,)
     assert "valid_loss" in clf.history_[-1]
-    assert 0.0 <= clf.score(folder) <= 1.0
+    # scored against the folder's own labels (a wrong label source would not match)
+    assert clf.score(folder) == np.mean(clf.predict(folder) == np.asarray(folder.targets))
 
 
 def test_a_test_folder_with_other_classes_cannot_be_scored(tmp_path):
@@ -136,7 +137,9 @@ def test_a_test_folder_with_other_classes_cannot_be_scored(tmp_path):
                                          r"training dataset's"):
         clf.score(test)
     full = torchvision.datasets.ImageFolder(str(tmp_path / "train"), transform=TO_TENSOR)
-    assert 0.0 <= clf.score(Subset(full, [0, 5, 11])) <= 1.0  # the same classes: scored
+    subset = Subset(full, [0, 5, 11])  # the same classes: scored, on the subset's labels
+    labels = np.asarray(full.targets)[[0, 5, 11]]
+    assert clf.score(subset) == np.mean(clf.predict(subset) == labels)
 
 
 def test_a_dataset_that_does_not_give_tensors_is_named(tmp_path):

@@ -166,11 +166,23 @@ def test_both_networks_are_optimised_and_pickled(fitted, data):
 
 @pytest.mark.parametrize("row", ["unlocker", "loss", "posthoc", "none"])
 @pytest.mark.parametrize("penalty", ["estimated", "uniform", "off"])
-def test_dividemix_fits_with_every_row_and_penalty(data, row, penalty):
+def test_dividemix_fits_with_every_row_and_penalty(data, row, penalty, monkeypatch):
+    targets, penalty_of = [], dividemix_module.prior_penalty
+
+    def spy(logits, prior):
+        targets.append(prior.detach().cpu().numpy().copy())
+        return penalty_of(logits, prior)
+
+    monkeypatch.setattr(dividemix_module, "prior_penalty", spy)
     clf = UnlockerClassifier(strategy=DivideMixStrategy(prior_penalty=penalty),
                              logit_adjustment=row, **FAST)
     clf.fit(data.X_train, data.y_train)
-    assert np.all(np.isfinite(clf.predict_proba(data.X_test)))
+    # the row: prediction subtracts alpha exactly where it adjusts predictions
+    assert np.any(clf._prediction_adjustment() != 0) == (row in ("unlocker", "posthoc"))
+    # the penalty: none, the uniform prior, or the row's prior of that epoch
+    assert (len(targets) == 0) == (penalty == "off")
+    priors = np.full((1, 4), 0.25) if penalty == "uniform" else clf.prior_history_
+    assert all(np.abs(priors - target).max(axis=1).min() < 1e-6 for target in targets)
 
 
 def test_dividemix_is_reproducible(data):

@@ -63,6 +63,8 @@ def test_selection_precision_recall_hand_checked():
     assert selection_precision_recall(clean, selected) == (2 / 3, 2 / 3)
     precision, recall = selection_precision_recall(clean, np.zeros(5, dtype=bool))
     assert np.isnan(precision) and recall == 0.0
+    precision, recall = selection_precision_recall(np.zeros(5, dtype=bool), selected)
+    assert precision == 0.0 and np.isnan(recall)
 
 
 def test_prior_kl_divergence_hand_checked():

@@ -43,7 +43,13 @@ def test_pipeline_with_a_scaler(data):
     pipe = make_pipeline(StandardScaler(), unlocker(**FAST))
     pipe.fit(data.X_train * 10 + 3, data.y_train)
     assert pipe.predict(data.X_test * 10 + 3).shape == (len(data.X_test),)
-    assert 0 <= pipe.score(data.X_test * 10 + 3, data.y_test) <= 1
+    # the estimator saw the scaled data: the same fit on the scaler's output, bit for bit
+    scaler = StandardScaler().fit(data.X_train * 10 + 3)
+    alone = unlocker(**FAST).fit(scaler.transform(data.X_train * 10 + 3), data.y_train)
+    np.testing.assert_array_equal(pipe.predict_proba(data.X_test * 10 + 3),
+                                  alone.predict_proba(scaler.transform(data.X_test * 10 + 3)))
+    assert pipe.score(data.X_test * 10 + 3, data.y_test) == alone.score(
+        scaler.transform(data.X_test * 10 + 3), data.y_test)
 
 
 def test_grid_search_in_parallel_with_balanced_accuracy(data):

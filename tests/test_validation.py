@@ -5,7 +5,7 @@ import pytest
 import torch
 from conftest import unlocker
 from sklearn.exceptions import NotFittedError
-from sklearn.metrics import accuracy_score, log_loss
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, get_scorer, log_loss
 from skorch.callbacks import (
     BatchScoring,
     Callback,
@@ -148,10 +148,16 @@ def test_lr_scheduler_steps_the_optimizer(Estimator, small_noisy_tabular):
 def test_epoch_scoring_with_a_sklearn_scorer(small_noisy_tabular):
     data = small_noisy_tabular
     scoring = EpochScoring("balanced_accuracy", lower_is_better=False, name="valid_bacc")
-    clf = unlocker(train_split=_split(), callbacks=[scoring], **FAST)
+    # a fixed adjustment ("posthoc"), so that the fitted model predicts as its last epoch did
+    clf = unlocker(train_split=_split(), callbacks=[scoring], logit_adjustment="posthoc",
+                   **FAST)
     clf.fit(data.X_train, data.y_train)
     scores = clf.history_[:, "valid_bacc"]
-    assert len(scores) == FAST["max_epochs"] and all(0 <= s <= 1 for s in scores)
+    assert len(scores) == FAST["max_epochs"]
+    # the last epoch's score is the scorer's on the held-out rows, by the final model
+    valid = _held_out(clf, len(data.y_train))
+    assert scores[-1] == pytest.approx(balanced_accuracy_score(
+        data.y_train[valid], clf.predict(data.X_train[valid])))
 
 
 @pytest.mark.parametrize("callback", [
@@ -228,11 +234,13 @@ def test_the_users_callbacks_are_not_modified(small_noisy_tabular):
 def test_epoch_scoring_with_probability_scorers_on_two_classes(scoring, small_noisy_tabular):
     data = small_noisy_tabular
     y = (data.y_train > 1).astype(int)
-    clf = unlocker(train_split=_split(), **FAST, callbacks=[
+    clf = unlocker(train_split=_split(), logit_adjustment="posthoc", **FAST, callbacks=[
         EpochScoring(scoring, lower_is_better=False, name="score"),
         EpochScoring("accuracy", use_caching=False, name="acc_uncached")])
     clf.fit(data.X_train, y)
-    assert np.isfinite(clf.history_[-1, "score"])
+    valid = _held_out(clf, len(y))  # the scorer's value on the held-out rows, final model
+    assert clf.history_[-1, "score"] == pytest.approx(
+        get_scorer(scoring)(clf, data.X_train[valid], y[valid]))
     assert clf.history_[-1, "acc_uncached"] == pytest.approx(clf.history_[-1, "valid_acc"])
 
 

@@ -174,7 +174,7 @@ def test_a_refused_warm_start_leaves_the_fitted_model_as_it_was(bad, small_noisy
 
 
 def test_warm_start_compares_functions_by_name_and_sees_new_classes(small_noisy_tabular):
-    from sklearn_unlocker._base import _fingerprint
+    from sklearn_unlocker._warm_start import fingerprint as _fingerprint
 
     # a function's repr holds its address, which differs in another process
     assert _fingerprint(np.mean) == "numpy.mean" and "0x" not in _fingerprint(torch.relu)

@@ -59,22 +59,10 @@ _COMMON_CONSTRAINTS = {
     },
     prefer_skip_nested_validation=True,
 )
-def make_long_tailed_noisy(
-    X_train,
-    y_train,
-    X_test,
-    y_test,
-    *,
-    imbalance_ratio=50,
-    noise="sym",
-    noise_rate=0.4,
-    profile="exponential",
-    class_order="sorted",
-    class_map="random",
-    transition_matrix=None,
-    random_state=None,
-    name="custom",
-):
+def make_long_tailed_noisy(X_train, y_train, X_test, y_test, *, imbalance_ratio=50, noise="sym",
+                           noise_rate=0.4, profile="exponential", class_order="sorted",
+                           class_map="random", transition_matrix=None, random_state=None,
+                           name="custom"):
     """Turn a clean train/test pair into a long-tailed noisy benchmark.
 
     The training set is subsampled to a long tail first (imbalance first, noise
@@ -144,12 +132,20 @@ def make_long_tailed_noisy(
         classes=classes, class_map=class_map, transition_matrix=transition_matrix,
         random_state=rng.randint(_SEED_MAX),
     )
+    data = _benchmark(name, X_lt, y_noisy, y_true, X_test, y_test, classes, T)
+    data.update(noise=noise, noise_rate=noise_rate)
+    data.DESCR = describe(data)
+    return data
+
+
+def _benchmark(name, X_train, y_noisy, y_true, X_test, y_test, classes, T):
+    """The benchmark's Bunch: the splits, and what the tail and the noise did to the counts."""
     true_counts = class_counts(y_true, classes=classes)
     observed_counts = class_counts(y_noisy, classes=classes)
     true_ir, observed_ir = _imbalance_ratio(true_counts), _imbalance_ratio(observed_counts)
-    data = Bunch(
+    return Bunch(
         name=name,
-        X_train=X_lt,
+        X_train=X_train,
         y_train=y_noisy,
         y_train_true=y_true,
         noise_mask=y_noisy != y_true,
@@ -166,11 +162,7 @@ def make_long_tailed_noisy(
         scenario=scenario(true_ir, observed_ir) if np.isfinite(observed_ir) else "aggravate",
         transition_matrix=T,
         realised_noise_rate=float(np.mean(y_noisy != y_true)),
-        noise=noise,
-        noise_rate=noise_rate,
     )
-    data.DESCR = describe(data)
-    return data
 
 
 def describe(data):
@@ -341,22 +333,10 @@ def load_noisy_digits(
     },
     prefer_skip_nested_validation=True,
 )
-def make_noisy_tabular(
-    *,
-    n_samples_per_class=600,
-    n_classes=10,
-    n_features=20,
-    n_informative=10,
-    class_sep=2.0,
-    imbalance_ratio=50,
-    noise="sym",
-    noise_rate=0.4,
-    n_test_per_class=100,
-    profile="exponential",
-    class_map="random",
-    transition_matrix=None,
-    random_state=None,
-):
+def make_noisy_tabular(*, n_samples_per_class=600, n_classes=10, n_features=20, n_informative=10,
+                       class_sep=2.0, imbalance_ratio=50, noise="sym", noise_rate=0.4,
+                       n_test_per_class=100, profile="exponential", class_map="random",
+                       transition_matrix=None, random_state=None):
     """Long-tailed noisy synthetic tabular data (:func:`sklearn.datasets.make_classification`).
 
     The clean data is balanced and noise-free (``flip_y=0``); the features are
@@ -417,19 +397,9 @@ def make_noisy_tabular(
     },
     prefer_skip_nested_validation=True,
 )
-def load_noisy_mnist1d(
-    *,
-    n_samples=5000,
-    as_images=False,
-    imbalance_ratio=50,
-    noise="sym",
-    noise_rate=0.4,
-    n_test_per_class=100,
-    profile="exponential",
-    class_map="random",
-    transition_matrix=None,
-    random_state=None,
-):
+def load_noisy_mnist1d(*, n_samples=5000, as_images=False, imbalance_ratio=50, noise="sym",
+                       noise_rate=0.4, n_test_per_class=100, profile="exponential",
+                       class_map="random", transition_matrix=None, random_state=None):
     """Long-tailed noisy MNIST-1D (Greydanus 2020), regenerated offline.
 
     Uses the ``mnist1d`` package's generator (``pip install
@@ -498,19 +468,9 @@ def load_noisy_mnist1d(
     },
     prefer_skip_nested_validation=True,
 )
-def load_noisy_cifar(
-    name="cifar10",
-    *,
-    root="./data",
-    download=False,
-    imbalance_ratio=100,
-    noise="sym",
-    noise_rate=0.4,
-    profile="exponential",
-    class_map="random",
-    transition_matrix=None,
-    random_state=None,
-):
+def load_noisy_cifar(name="cifar10", *, root="./data", download=False, imbalance_ratio=100,
+                     noise="sym", noise_rate=0.4, profile="exponential", class_map="random",
+                     transition_matrix=None, random_state=None):
     """Long-tailed noisy CIFAR-10 / CIFAR-100 through torchvision.
 
     The official training set is made long-tailed and noisy; the official

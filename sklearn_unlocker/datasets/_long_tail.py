@@ -85,17 +85,8 @@ def long_tailed_counts(n_max, n_classes, imbalance_ratio, *, profile="exponentia
     },
     prefer_skip_nested_validation=True,
 )
-def make_long_tailed(
-    X,
-    y,
-    *,
-    imbalance_ratio,
-    profile="exponential",
-    class_order="sorted",
-    n_max=None,
-    return_indices=False,
-    random_state=None,
-):
+def make_long_tailed(X, y, *, imbalance_ratio, profile="exponential", class_order="sorted",
+                     n_max=None, return_indices=False, random_state=None):
     """Subsample a dataset into a long-tailed one.
 
     Class ``class_order[i]`` keeps ``long_tailed_counts(n_max, C, IR)[i]``
@@ -141,6 +132,21 @@ def make_long_tailed(
     [100, 31, 10]
     """
     rng = check_random_state(random_state)
+    X, y = _checked_pair(X, y)
+    classes, available = np.unique(y, return_counts=True)
+    order = _head_to_tail(class_order, classes, rng)
+    if n_max is None:
+        n_max = int(available.min())
+    counts = long_tailed_counts(n_max, len(classes), imbalance_ratio, profile=profile)
+    indices = _kept_indices(y, order, counts, rng)
+    X_lt = None if X is None else X.iloc[indices] if hasattr(X, "iloc") else X[indices]
+    if return_indices:
+        return X_lt, y[indices], indices
+    return X_lt, y[indices]
+
+
+def _checked_pair(X, y):
+    """y as a 1-D array, X (if any) as an array of as many rows; a DataFrame stays one."""
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D, got shape {y.shape}")
@@ -149,19 +155,25 @@ def make_long_tailed(
             X = np.asarray(X)
         if len(X) != len(y):
             raise ValueError(f"X and y differ in length: {len(X)} != {len(y)}")
-    classes, available = np.unique(y, return_counts=True)
+    return X, y
+
+
+def _head_to_tail(class_order, classes, rng):
+    """The classes from head to tail: sorted, a random permutation, or as listed."""
     if isinstance(class_order, str):
-        order = classes if class_order == "sorted" else classes[rng.permutation(len(classes))]
-    else:
-        order = np.asarray(class_order)
-        if len(order) != len(classes) or set(order.tolist()) != set(classes.tolist()):
-            raise ValueError(
-                f"class_order must list each of the {len(classes)} classes once, got {order!r}"
-            )
+        return classes if class_order == "sorted" else classes[rng.permutation(len(classes))]
+    order = np.asarray(class_order)
+    if len(order) != len(classes) or set(order.tolist()) != set(classes.tolist()):
+        raise ValueError(
+            f"class_order must list each of the {len(classes)} classes once, got {order!r}"
+        )
+    return order
+
+
+def _kept_indices(y, order, counts, rng):
+    """Sorted positions of ``counts[i]`` samples of class ``order[i]``, drawn at random."""
+    classes, available = np.unique(y, return_counts=True)
     size = dict(zip(classes.tolist(), available.tolist(), strict=True))
-    if n_max is None:
-        n_max = int(available.min())
-    counts = long_tailed_counts(n_max, len(classes), imbalance_ratio, profile=profile)
     kept = []
     for label, count in zip(order.tolist(), counts.tolist(), strict=True):
         if count > size[label]:
@@ -171,8 +183,4 @@ def make_long_tailed(
             )
         members = np.flatnonzero(y == label)
         kept.append(rng.choice(members, size=count, replace=False))
-    indices = np.sort(np.concatenate(kept))
-    X_lt = None if X is None else X.iloc[indices] if hasattr(X, "iloc") else X[indices]
-    if return_indices:
-        return X_lt, y[indices], indices
-    return X_lt, y[indices]
+    return np.sort(np.concatenate(kept))

@@ -42,16 +42,8 @@ _CLASS_MAP = [StrOptions({"random", "next", "cifar10"}), dict]
     },
     prefer_skip_nested_validation=True,
 )
-def noise_transition_matrix(
-    kind,
-    rate=None,
-    *,
-    n_classes=None,
-    class_counts=None,
-    class_map="random",
-    transition_matrix=None,
-    random_state=None,
-):
+def noise_transition_matrix(kind, rate=None, *, n_classes=None, class_counts=None,
+                            class_map="random", transition_matrix=None, random_state=None):
     """The transition matrix of a class-conditional noise kind.
 
     Parameters
@@ -100,6 +92,17 @@ def noise_transition_matrix(
         return _check_transition_matrix(transition_matrix, n_classes)
     if rate is None:
         raise ValueError(f'kind="{kind}" needs a noise rate in [0, 1)')
+    counts, n_classes = _checked_counts(class_counts, n_classes)
+    if kind in ("joint", "t2h") and counts is None:
+        raise ValueError(f'kind="{kind}" needs the true class_counts')
+    if kind == "pair":
+        return _pair(rate, n_classes, _resolve_class_map(class_map, n_classes, random_state))
+    build = {"sym": _symmetric, "joint": _joint, "t2h": _tail_to_head}[kind]
+    return build(rate, n_classes, counts)
+
+
+def _checked_counts(class_counts, n_classes):
+    """The class counts as floats (or None) and the number of classes, at least 2."""
     counts = None
     if class_counts is not None:
         counts = np.asarray(class_counts, dtype=np.float64)
@@ -112,31 +115,39 @@ def noise_transition_matrix(
         raise ValueError("give n_classes or class_counts")
     if n_classes < 2:
         raise ValueError(f"label noise needs at least 2 classes, got {n_classes}")
-    if kind in ("joint", "t2h") and counts is None:
-        raise ValueError(f'kind="{kind}" needs the true class_counts')
+    return counts, n_classes
 
-    C = n_classes
-    if kind == "sym":
-        T = np.full((C, C), rate / (C - 1))
-        np.fill_diagonal(T, 1 - rate)
-    elif kind == "pair":
-        T = np.eye(C)
-        for source, target in _resolve_class_map(class_map, C, random_state).items():
-            T[source, source] = 1 - rate
-            T[source, target] = rate
-    elif kind == "joint":
-        total = counts.sum()
-        if np.count_nonzero(counts) < 2:
-            raise ValueError('kind="joint" needs at least two non-empty classes')
-        T = rate * counts[None, :] / (total - counts[:, None])
-        np.fill_diagonal(T, 1 - rate)
-    else:  # t2h
-        head, tail = head_tail_split(counts)
-        T = np.eye(C)
-        head_share = counts[head] / counts[head].sum()
-        for t in tail:
-            T[t, t] = 1 - rate
-            T[t, head] = rate * head_share
+
+def _pair(rate, C, pairs):
+    T = np.eye(C)
+    for source, target in pairs.items():
+        T[source, source] = 1 - rate
+        T[source, target] = rate
+    return T
+
+
+def _symmetric(rate, C, counts):
+    T = np.full((C, C), rate / (C - 1))
+    np.fill_diagonal(T, 1 - rate)
+    return T
+
+
+def _joint(rate, C, counts):
+    total = counts.sum()
+    if np.count_nonzero(counts) < 2:
+        raise ValueError('kind="joint" needs at least two non-empty classes')
+    T = rate * counts[None, :] / (total - counts[:, None])
+    np.fill_diagonal(T, 1 - rate)
+    return T
+
+
+def _tail_to_head(rate, C, counts):
+    head, tail = head_tail_split(counts)
+    T = np.eye(C)
+    head_share = counts[head] / counts[head].sum()
+    for t in tail:
+        T[t, t] = 1 - rate
+        T[t, head] = rate * head_share
     return T
 
 
@@ -181,17 +192,8 @@ def head_tail_split(class_counts):
     },
     prefer_skip_nested_validation=True,
 )
-def make_noisy_labels(
-    y,
-    *,
-    kind="sym",
-    rate=None,
-    X=None,
-    classes=None,
-    class_map="random",
-    transition_matrix=None,
-    random_state=None,
-):
+def make_noisy_labels(y, *, kind="sym", rate=None, X=None, classes=None, class_map="random",
+                      transition_matrix=None, random_state=None):
     """Corrupt labels with one of the noise kinds of the long-tailed noisy-label literature.
 
     Each sample's observed label is drawn from the row of its true class in the
@@ -244,6 +246,16 @@ def make_noisy_labels(
     [[0.8, 0.2], [0.2, 0.8]]
     """
     rng = check_random_state(random_state)
+    y, classes, codes = _encoded(y, classes)
+    if kind != "matrix" and rate is None:
+        raise ValueError(f'kind="{kind}" needs a noise rate in [0, 1)')
+    noisy_codes, T = (_instance_noise(X, codes, len(classes), rate, rng) if kind == "idn" else
+                      _class_noise(kind, rate, codes, classes, class_map, transition_matrix, rng))
+    return classes[noisy_codes].astype(y.dtype, copy=False), T
+
+
+def _encoded(y, classes):
+    """y as a 1-D array, the classes (at least 2) and y's positions among them."""
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D, got shape {y.shape}")
@@ -253,37 +265,41 @@ def make_noisy_labels(
     if unknown:
         raise ValueError(f"y contains labels not in classes: {sorted(unknown, key=str)}")
     codes = np.fromiter((index[v] for v in y.tolist()), dtype=np.int64, count=len(y))
-    C = len(classes)
-    if C < 2:
-        raise ValueError(f"label noise needs at least 2 classes, got {C}")
-    if kind != "matrix" and rate is None:
-        raise ValueError(f'kind="{kind}" needs a noise rate in [0, 1)')
+    if len(classes) < 2:
+        raise ValueError(f"label noise needs at least 2 classes, got {len(classes)}")
+    return y, classes, codes
 
-    if kind == "idn":
-        if X is None:
-            raise ValueError('kind="idn" (instance-dependent) needs the features X')
-        rows = _idn_flip_distributions(np.asarray(X), codes, C, rate, rng)
-        noisy_codes = _sample_rows(rows, rng)
-        T = _empirical_transition_matrix(codes, noisy_codes, C)
-    else:
-        if isinstance(class_map, dict):
-            unknown = set(class_map) | set(class_map.values())
-            unknown -= set(index)
-            if unknown:
-                names = sorted(unknown, key=str)
-                raise ValueError(f"class_map names labels not in classes: {names}")
-            class_map = {index[s]: index[t] for s, t in class_map.items()}
-        T = noise_transition_matrix(
-            kind,
-            rate,
-            n_classes=C,
-            class_counts=np.bincount(codes, minlength=C) if kind in ("joint", "t2h") else None,
-            class_map=class_map,
-            transition_matrix=transition_matrix,
-            random_state=rng,
-        )
-        noisy_codes = _sample_rows(T[codes], rng)
-    return classes[noisy_codes].astype(y.dtype, copy=False), T
+
+def _instance_noise(X, codes, C, rate, rng):
+    """Instance-dependent noise: noisy codes and their empirical transition matrix."""
+    if X is None:
+        raise ValueError('kind="idn" (instance-dependent) needs the features X')
+    rows = _idn_flip_distributions(np.asarray(X), codes, C, rate, rng)
+    noisy_codes = _sample_rows(rows, rng)
+    return noisy_codes, _empirical_transition_matrix(codes, noisy_codes, C)
+
+
+def _class_noise(kind, rate, codes, classes, class_map, transition_matrix, rng):
+    """Class-conditional noise: noisy codes drawn from the rows of the transition matrix."""
+    C = len(classes)
+    if isinstance(class_map, dict):
+        index = {label: i for i, label in enumerate(classes.tolist())}
+        unknown = set(class_map) | set(class_map.values())
+        unknown -= set(index)
+        if unknown:
+            names = sorted(unknown, key=str)
+            raise ValueError(f"class_map names labels not in classes: {names}")
+        class_map = {index[s]: index[t] for s, t in class_map.items()}
+    T = noise_transition_matrix(
+        kind,
+        rate,
+        n_classes=C,
+        class_counts=np.bincount(codes, minlength=C) if kind in ("joint", "t2h") else None,
+        class_map=class_map,
+        transition_matrix=transition_matrix,
+        random_state=rng,
+    )
+    return _sample_rows(T[codes], rng), T
 
 
 def _resolve_class_map(class_map, n_classes, random_state):
