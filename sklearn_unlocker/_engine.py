@@ -412,7 +412,8 @@ class TrainingEngine:
             scores, selection_logits = scores - shift, logits - shift
         else:
             selection_logits = logits
-        if self.context.noise_direction is None:  # read once, at the fit's first selection
+        if self.context.noise_direction is None and getattr(
+                self.strategy, "needs_noise_direction", False):  # once, at the first selection
             self.context.noise_direction = self._noise_direction(logits)
         one_network = getattr(self.strategy, "n_networks", 1) == 1
         split = self.strategy.split(scores[0] if one_network else scores,

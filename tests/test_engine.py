@@ -196,3 +196,19 @@ def test_the_engine_reads_the_noise_direction_on_balanced_logits(noise, sign):
     assert len(seen) == 5 and len(set(seen)) == 1 and np.sign(seen[0]) == sign
     assert clf.strategy_.noise_direction_ == seen[0]
     assert clf.strategy_.loss_power_ == (0.5 if sign > 0 else 1.0)
+
+
+@pytest.mark.parametrize("loss_power,calls", [(1.0, 0), ("auto", 1)])
+def test_the_noise_direction_is_computed_only_for_a_strategy_that_reads_it(loss_power, calls,
+                                                                          data, monkeypatch):
+    import sklearn_unlocker._engine as engine
+
+    seen = []
+    real = engine.noise_direction
+    monkeypatch.setattr(engine, "noise_direction",
+                        lambda *args, **kwargs: seen.append(1) or real(*args, **kwargs))
+    clf = unlocker(strategy=SmallLossStrategy(loss_power=loss_power), **FAST)
+    clf.fit(data.X_train, data.y_train)
+    assert len(seen) == calls  # once a fit, at the first selection, when it is read
+    if loss_power == "auto":
+        assert clf.strategy_.loss_power_ in (0.5, 1.0)

@@ -304,6 +304,9 @@ class BaseStrategy(BaseEstimator):
         "warmup" (the meta-learning strategies: only the warm-up's plain steps mix).
         The estimator warns when ``mixup_alpha`` is set for a strategy that ignores
         it, in part or whole.
+    needs_noise_direction : bool
+        Whether :meth:`split` reads ``TrainingContext.noise_direction``; the engine
+        computes it (one more pass over the logits) only for a strategy that does.
     judges_labels : bool
         Whether :meth:`split` judges the labels. A strategy that trusts every label
         (:class:`NoSelection`) sets it to False; the label-issue table then flags the
@@ -342,6 +345,7 @@ class BaseStrategy(BaseEstimator):
 
     n_networks = 1
     needs_views = False
+    needs_noise_direction = False
     judges_labels = True
     uses_mixup_alpha = True
 

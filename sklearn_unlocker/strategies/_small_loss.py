@@ -165,6 +165,11 @@ class SmallLossStrategy(BaseStrategy):
             corrected[noisy], confidence[noisy] = choice.numpy(), best.double().numpy()
         return Split(clean_proba, clean, corrected, confidence)
 
+    @property
+    def needs_noise_direction(self):
+        """``loss_power="auto"`` reads the noise direction."""
+        return self.loss_power == "auto"
+
     def _power(self, logits, y, sample_weight, context):
         """``loss_power``; for "auto", 0.5 if the noise direction at the fit's first
         selection is positive, else 1, kept for the rest of the fit."""
