@@ -45,21 +45,10 @@ def accelerator(est):
 
 
 def _check_strategy_for(est, given):
-    """The strategies an accelerator cannot run across processes are refused."""
-    from .strategies import MetaStrategy  # strategies import the estimator's modules
-
-    strategy = est._make_strategy()
-    if given.num_processes > 1 and getattr(strategy, "batching", None) == "original":
-        raise ValueError(
-            "DivideMixStrategy(batching='original') draws as many unlabelled samples as "
-            "each batch has labelled ones, so processes would make different passes; use "
-            "batching='shared' (the default) with several processes")
-    if isinstance(strategy, MetaStrategy):
-        raise ValueError(
-            "the meta-learning strategies (dynamic_loss, mlc, mlc_d, ebomlc) set the "
-            "network's gradients themselves and step their own meta-model, which an "
-            "accelerator does not synchronise; use them without one (device='cuda' for a "
-            "GPU)")
+    """A strategy that cannot run under this accelerator refuses it (its own check)."""
+    check = getattr(est._make_strategy(), "check_accelerator", None)
+    if check is not None:  # a user strategy need not subclass BaseStrategy
+        check(given.num_processes)
 
 
 def shared_random_state(est, accelerator):

@@ -349,6 +349,15 @@ class BaseStrategy(BaseEstimator):
     judges_labels = True
     uses_mixup_alpha = True
 
+    def check_accelerator(self, num_processes):
+        """Raise ``ValueError`` if the strategy cannot train under an ``accelerate``
+        accelerator with ``num_processes`` processes; every strategy can by default.
+
+        Parameters
+        ----------
+        num_processes : int
+        """
+
     def extra_modules(self, module):
         """Modules to build beside the estimator's module, e.g. a second network.
 

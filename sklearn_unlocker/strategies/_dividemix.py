@@ -399,6 +399,13 @@ class DivideMixStrategy(BaseStrategy):
                                   for k in range(2)]
         return DivideMixSplit(clean_proba, clean, corrected, confidence, network_clean)
 
+    def check_accelerator(self, num_processes):
+        if num_processes > 1 and self.batching == "original":
+            raise ValueError(
+                "DivideMixStrategy(batching='original') draws as many unlabelled samples as "
+                "each batch has labelled ones, so processes would make different passes; use "
+                "batching='shared' (the default) with several processes")
+
     def batch_fields(self, split):
         return {"network_clean_proba": split.network_clean_proba.astype(np.float32)}
 

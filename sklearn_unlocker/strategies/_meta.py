@@ -42,6 +42,13 @@ class MetaStrategy(BaseStrategy):
 
     uses_mixup_alpha = "warmup"  # the meta steps train on unmixed batches
 
+    def check_accelerator(self, num_processes):
+        raise ValueError(
+            "the meta-learning strategies (dynamic_loss, mlc, mlc_d, ebomlc) set the "
+            "network's gradients themselves and step their own meta-model, which an "
+            "accelerator does not synchronise; use them without one (device='cuda' for a "
+            "GPU)")
+
     def prepare(self, net, context):
         self._validate_params()
         modules = self.build_meta(net, context)
