@@ -51,7 +51,7 @@ from .adjustment import (
     noise_direction,
     solve_tau,
 )
-from .strategies import BatchTargets, Split, TrainingContext
+from .strategies import BatchTargets, Scores, Split, TrainingContext
 
 __all__ = ["ROWS", "Config", "Procedure", "Row", "TrainingEngine", "TrustedSet"]
 
@@ -325,6 +325,7 @@ class TrainingEngine:
             if hasattr(strategy, "seconds_"):
                 strategy.seconds_ = dict.fromkeys(strategy.seconds_, 0.0)
         self.split = None
+        self.score_extras = {}  # what the last score pass computed beside the logits
         self.bc_indices = None
         self.split_takes_context = "context" in inspect.signature(strategy.split).parameters
         X_trusted, y_trusted = (None, None) if trusted is None else trusted
@@ -398,6 +399,9 @@ class TrainingEngine:
         """Step 1: every network's logits (n_networks, n, C) and their mean, all finite."""
         with net.batch_statistics(self.config.refresh_batchnorm):
             scores = self.strategy.score_training(net, self.X, self.y)
+        # what else the pass computed for the split travels beside the logits
+        scores, self.score_extras = ((scores.logits, scores.extras) if isinstance(scores, Scores)
+                                     else (scores, {}))
         logits = scores.mean(dim=0)
         if not torch.isfinite(logits).all():
             raise FloatingPointError(self._diverged(
@@ -420,7 +424,7 @@ class TrainingEngine:
                                     self.y, sample_weight=self.sample_weight,
                                     random_state=self.random_state,
                                     **({"context": self.context} if self.split_takes_context
-                                       else {}))
+                                       else {}), **self.score_extras)
         self.split = split._replace(**{name: np.asarray(getattr(split, name))
                                        for name in Split._fields})
         return selection_logits

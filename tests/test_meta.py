@@ -385,3 +385,17 @@ def test_dynamic_loss_state_travels_in_its_split():
     np.testing.assert_array_equal(strategy.batch_fields(first)["loss_bin"], expected)
     np.testing.assert_array_equal(strategy.select_trusted(first, y, 2, np.random.RandomState(0)),
                                   trusted)
+
+
+def test_meta_label_split_reads_the_corrections_its_score_pass_returned():
+    from sklearn_unlocker.strategies import MetaLabelStrategy
+
+    strategy, y = MetaLabelStrategy(), np.array([0, 1, 1])
+    logits = torch.zeros(3, 2)
+    with pytest.raises(ValueError, match="corrections and confidence of its score pass"):
+        strategy.split(logits, y)
+    split = strategy.split(logits, y, corrections=np.array([0, 0, 1]),
+                           confidence=np.array([0.9, 0.8, 0.7]))
+    assert split.clean_mask.tolist() == [True, False, True]
+    assert split.corrected_labels.tolist() == [0, 0, 1]
+    assert split.confidence.tolist() == [1.0, 0.8, 1.0]

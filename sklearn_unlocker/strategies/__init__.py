@@ -8,7 +8,7 @@ object (a subclass of :class:`BaseStrategy`, see its module for the interface).
 
 from sklearn.base import clone
 
-from ._base import BaseStrategy, BatchTargets, Split, TrainingContext
+from ._base import BaseStrategy, BatchTargets, Scores, Split, TrainingContext
 from ._dividemix import DivideMixSplit, DivideMixStrategy
 from ._dynamic_loss import DynamicLossStrategy, LabelCorrector, MarginGenerator
 from ._gmm import clean_probability_gmm
@@ -29,6 +29,7 @@ __all__ = [
     "MetaLabelStrategy",
     "MetaStrategy",
     "NoSelection",
+    "Scores",
     "SmallLossStrategy",
     "Split",
     "TrainingContext",

@@ -75,6 +75,25 @@ class Split(NamedTuple):
     confidence: np.ndarray
 
 
+class Scores(NamedTuple):
+    """What a score pass returns when a strategy needs more than logits from it.
+
+    :meth:`BaseStrategy.score_training` may return this instead of the logits
+    alone; the engine hands ``extras`` to :meth:`BaseStrategy.split` as keyword
+    arguments, so that what the epoch's verdict reads travels with it.
+
+    Attributes
+    ----------
+    logits : torch.Tensor of shape (n_networks, n_samples, n_classes)
+    extras : dict
+        Per-sample arrays computed in the same pass (e.g. a meta model's
+        corrections), keyed by ``split``'s keyword names.
+    """
+
+    logits: torch.Tensor
+    extras: dict
+
+
 @dataclass
 class TrainingContext:
     """What a training step may need beyond its batch; updated by the engine each epoch.
@@ -395,7 +414,8 @@ class BaseStrategy(BaseEstimator):
         """The score pass over the training set; :meth:`score` by default.
 
         A strategy that needs more than logits from this pass (a meta model's
-        corrections, computed batch by batch beside the logits) records it here.
+        corrections, computed batch by batch beside the logits) returns
+        :class:`Scores`, whose ``extras`` reach :meth:`split` as keyword arguments.
 
         Parameters
         ----------
@@ -407,7 +427,7 @@ class BaseStrategy(BaseEstimator):
 
         Returns
         -------
-        logits : torch.Tensor of shape (n_networks, n_samples, n_classes)
+        logits : torch.Tensor of shape (n_networks, n_samples, n_classes), or Scores
         """
         return self.score(net, X)
 

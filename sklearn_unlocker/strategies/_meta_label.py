@@ -11,7 +11,7 @@ from .._inputs import iter_batches
 from .._net import copies_due, to_host, wait_for_copies
 from .._rows import row_cross_entropy
 from .._sklearn_compat import Interval, StrOptions
-from ._base import Split
+from ._base import Scores, Split
 from ._functional import PenultimateTap, forward_at, parameters_of
 from ._meta import MetaStrategy, penultimate_features
 from ._meta_math import ebomlc_beta, mixture_upper_loss, mlcd_beta, soft_cross_entropy
@@ -262,9 +262,8 @@ class MetaLabelStrategy(MetaStrategy):
                         [torch.cat(parts)] for parts in (logits, corrections, confidence))
         wait_for_copies(device)
         module.train(was_training)
-        self._corrections = torch.cat(corrections).numpy()
-        self._confidence = torch.cat(confidence).numpy()
-        return torch.cat(logits)[None]
+        return Scores(torch.cat(logits)[None], {"corrections": torch.cat(corrections).numpy(),
+                                                "confidence": torch.cat(confidence).numpy()})
 
     def _settle_betas(self):
         """The epoch's barrier coefficients as floats: one read of the device per epoch
@@ -275,13 +274,19 @@ class MetaLabelStrategy(MetaStrategy):
             for i, value in zip(pending, values, strict=True):
                 self.betas_[i] = (self.betas_[i][0], value)
 
-    def split(self, logits, y, *, sample_weight=None, random_state=None):
+    def split(self, logits, y, *, sample_weight=None, random_state=None, corrections=None,
+              confidence=None):
+        """The meta model's verdict: a label is clean where it keeps it. ``corrections`` and
+        ``confidence`` are the score pass's (:meth:`score_training` returns them)."""
+        if corrections is None or confidence is None:
+            raise ValueError("MetaLabelStrategy.split needs the corrections and confidence "
+                             "of its score pass: pass score_training(...).extras")
         y = np.asarray(y)
-        clean = self._corrections == y
+        clean = corrections == y
         clean_proba = torch.exp(-row_cross_entropy(
             logits.to(torch.float64), torch.as_tensor(y, dtype=torch.long))).numpy()
-        return Split(clean_proba, clean, self._corrections.copy(),
-                     np.where(clean, 1.0, self._confidence))
+        return Split(clean_proba, clean, np.asarray(corrections).copy(),
+                     np.where(clean, 1.0, confidence))
 
     def _extractor(self):
         """h(x) as a callable, or None for the live network's penultimate layer."""
