@@ -60,6 +60,11 @@ def _cleanlab_noise(y, proba):
     return noise_matrix.T, py  # cleanlab: columns = true class
 
 
+def _ratio(prior):
+    """The imbalance ratio of a prior; inf when a class has no estimated sample."""
+    return prior.max() / prior.min() if prior.min() > 0 else np.inf
+
+
 def _fit(setting, seed):
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
@@ -81,14 +86,14 @@ def _fit(setting, seed):
     clf.fit(data.X_train, data.y_train)
     row.update(fit_seconds=time.perf_counter() - start,
                defaults_mae=np.abs(clf.noise_matrix_ - truth).mean(),
-               defaults_ir=clf.true_prior_.max() / max(clf.true_prior_.min(), 1e-12))
+               defaults_ir=_ratio(clf.true_prior_))
     proba = _out_of_fold_proba(data, module, seed, n_classes)
     T, prior = estimate_noise(data.y_train, proba, classes=classes)
     row.update(oof_mae=np.abs(T - truth).mean(),
-               oof_ir=prior.max() / max(prior.min(), 1e-12))
+               oof_ir=_ratio(prior))
     T, prior = _cleanlab_noise(data.y_train, proba)
     row.update(cleanlab_mae=np.abs(T - truth).mean(),
-               cleanlab_ir=prior.max() / max(prior.min(), 1e-12))
+               cleanlab_ir=_ratio(prior))
     return row
 
 
@@ -98,13 +103,20 @@ COLUMNS = {"true_ir": "true IR", "observed_ir": "observed IR", "defaults_ir": "I
            "oof_mae": "MAE, estimate_noise", "cleanlab_mae": "MAE, cleanlab"}
 
 
+def _cell(column, value):
+    if not column.endswith("_ir"):
+        return f"{value:.3f}"
+    # a ratio over 1e9 is a class estimated empty (runs before inf was written)
+    return "inf" if not np.isfinite(value) or value > 1e9 else f"{value:.1f}"
+
+
 def table(frame, keys):
     means = frame.groupby(keys, sort=False)[list(COLUMNS)].mean()
     lines = ["| " + " | ".join(keys) + " | " + " | ".join(COLUMNS.values()) + " |",
              "|" + "---|" * (len(keys) + len(COLUMNS))]
     for key, row in means.iterrows():
         key = key if isinstance(key, tuple) else (key,)
-        cells = [f"{row[c]:.1f}" if c.endswith("_ir") else f"{row[c]:.3f}" for c in COLUMNS]
+        cells = [_cell(c, row[c]) for c in COLUMNS]
         lines.append("| " + " | ".join(map(str, key)) + " | " + " | ".join(cells) + " |")
     return lines
 
@@ -118,11 +130,16 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--name", default="noise_estimate")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--summarise", metavar="CSV", default=None,
+                        help="rewrite the report from this earlier run's CSV (no fit)")
     args = parser.parse_args(argv)
     command = command_line("noise_estimate", argv)
-    rows = Parallel(n_jobs=args.jobs)(delayed(_fit)(s, seed) for s in args.settings
-                                      for seed in args.seeds)
-    frame = pd.DataFrame(rows)
+    if args.summarise:
+        frame = pd.read_csv(args.summarise)
+    else:
+        rows = Parallel(n_jobs=args.jobs)(delayed(_fit)(s, seed) for s in args.settings
+                                          for seed in args.seeds)
+        frame = pd.DataFrame(rows)
     lines = ["# The noise a fit finds: transition matrix and true imbalance ratio", "",
              *[f"- {h}" for h in header(command, args.seeds)], "",
              "Means over seeds. IR: the imbalance ratio of the true prior (true: of the clean "
@@ -131,7 +148,8 @@ def main(argv=None):
              "against the one the noise realised on this training set. `defaults`: "
              "`UnlockerClassifier()`'s `noise_matrix_` and `true_prior_`; `estimate_noise` and "
              "cleanlab: from 3-fold out-of-fold probabilities of plain cross-entropy (same "
-             "network); identity: no noise found.", "",
+             "network); identity: no noise found. inf: a class no sample is estimated to belong "
+             "to.", "",
              "## By noise kind and imbalance ratio (both datasets)", "",
              *table(frame, ["noise", "imbalance_ratio"]), "",
              "## Every setting", "", *table(frame, ["setting"]), ""]
