@@ -141,7 +141,7 @@ def main(argv=None):
                                           for seed in args.seeds)
         frame = pd.DataFrame(rows)
     lines = ["# The noise a fit finds: transition matrix and true imbalance ratio", "",
-             *[f"- {h}" for h in header(command, args.seeds)], "",
+             *[f"- {h}" for h in header(command, sorted(frame["seed"].unique()))], "",
              "Means over seeds. IR: the imbalance ratio of the true prior (true: of the clean "
              "training labels; observed: of the given labels) and of each estimate; MAE: mean "
              "absolute error per entry of the estimated transition matrix (rows = true class) "
