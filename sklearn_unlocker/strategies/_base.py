@@ -88,6 +88,19 @@ class Scores(NamedTuple):
     extras : dict
         Per-sample arrays computed in the same pass (e.g. a meta model's
         corrections), keyed by ``split``'s keyword names.
+
+    Examples
+    --------
+    A score pass that also reports a per-sample margin, which ``split`` then
+    takes as a keyword:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from sklearn_unlocker.strategies import Scores
+    >>> logits = torch.tensor([[[2.0, 0.0], [0.0, 1.0]]])  # (n_networks, n, C)
+    >>> scores = Scores(logits, {"margin": np.array([2.0, 1.0])})
+    >>> scores.logits.shape, sorted(scores.extras)
+    (torch.Size([1, 2, 2]), ['margin'])
     """
 
     logits: torch.Tensor
