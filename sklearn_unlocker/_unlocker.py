@@ -72,8 +72,9 @@ class UnlockerClassifier(NeuralClassifierBase):
         that strategy's object with the parameter changed).
     logit_adjustment : {"loss", "unlocker", "posthoc", "none"}, default="loss"
         The paper's four rows. "unlocker": learned tau, alpha in selection, in the
-        clean samples' loss and in prediction, the prior re-estimated each epoch and
-        alpha smoothed by the EMA. "loss" and "posthoc" are standard logit
+        clean samples' loss and in prediction (``z - alpha``, our reading of
+        Algorithm 1; ``argmax z`` measured as good or better, see the claims page),
+        the prior re-estimated each epoch and alpha smoothed by the EMA. "loss" and "posthoc" are standard logit
         adjustment (Menon et al. 2021) on top of the strategy: fixed ``tau`` and the
         prior of the given labels, neither re-estimated nor smoothed; "loss" puts
         alpha in selection and loss and predicts with raw logits (the paper's
