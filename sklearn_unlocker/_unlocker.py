@@ -74,9 +74,10 @@ class UnlockerClassifier(NeuralClassifierBase):
         The paper's four rows. "unlocker": learned tau, alpha in selection, in the
         clean samples' loss and in prediction (``z - alpha``, our reading of
         Algorithm 1; ``argmax z`` measured as good or better, see the claims page),
-        the prior re-estimated each epoch and alpha smoothed by the EMA. "loss" and "posthoc" are standard logit
-        adjustment (Menon et al. 2021) on top of the strategy: fixed ``tau`` and the
-        prior of the given labels, neither re-estimated nor smoothed; "loss" puts
+        the prior re-estimated each epoch and alpha smoothed by the EMA. "loss" and
+        "posthoc" are standard logit adjustment (Menon et al. 2021) on top of the
+        strategy: fixed ``tau`` and the prior of the given labels, neither
+        re-estimated nor smoothed; "loss" puts
         alpha in selection and loss and predicts with raw logits (the paper's
         "NLL + LA"; the default), "posthoc" puts it only in prediction. The
         parameters only "unlocker" reads (``tau_solver``, ``tau_lr``,
