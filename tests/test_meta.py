@@ -399,3 +399,14 @@ def test_meta_label_split_reads_the_corrections_its_score_pass_returned():
     assert split.clean_mask.tolist() == [True, False, True]
     assert split.corrected_labels.tolist() == [0, 0, 1]
     assert split.confidence.tolist() == [1.0, 0.8, 1.0]
+
+
+def test_label_skip_reaches_the_meta_model_and_q_gradient_warns_where_ignored(data):
+    from sklearn_unlocker.exceptions import UnlockerWarning
+
+    clf = MetaLabelCorrectionClassifier(label_skip=None, **FAST).fit(data.X_train, data.y_train)
+    assert clf.strategy_.meta_model_.label_logit is None
+    with pytest.warns(UnlockerWarning, match="q_gradient='difference' is ignored with "
+                                             "method='mlc'"):
+        MetaLabelCorrectionClassifier(method="mlc", q_gradient="difference", **FAST).fit(
+            data.X_train, data.y_train)

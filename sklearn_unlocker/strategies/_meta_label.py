@@ -1,6 +1,7 @@
 """Meta label correction as a strategy: MLC, MLC-D and EBOMLC (one update rule each)."""
 
 import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -11,6 +12,7 @@ from .._inputs import iter_batches
 from .._net import copies_due, to_host, wait_for_copies
 from .._rows import row_cross_entropy
 from .._sklearn_compat import Interval, StrOptions
+from ..exceptions import UnlockerWarning
 from ._base import Scores, Split
 from ._functional import PenultimateTap, forward_at, parameters_of
 from ._meta import MetaStrategy, penultimate_features
@@ -221,6 +223,10 @@ class MetaLabelStrategy(MetaStrategy):
         self.label_skip = label_skip
 
     def build_meta(self, net, context):
+        if self.method == "mlc" and self.q_gradient != "bome":
+            warnings.warn(f"q_gradient={self.q_gradient!r} is ignored with method='mlc', which "
+                          f"has no value gap Q (it applies to 'mlc_d' and 'ebomlc')",
+                          UnlockerWarning, stacklevel=2)
         module = net.module_
         was_training = module.training
         module.eval()
