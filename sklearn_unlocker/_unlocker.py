@@ -439,9 +439,10 @@ class UnlockerClassifier(NeuralClassifierBase):
                 f"logit_adjustment={self.logit_adjustment!r}: only "
                 f"logit_adjustment='unlocker' learns tau and re-estimates the prior; set it "
                 f"to use them", UnlockerWarning, stacklevel=6)
-        uses = getattr(self._make_strategy(), "uses_mixup_alpha", True)
+        strategy = self._make_strategy()
+        uses = getattr(strategy, "uses_mixup_alpha", True)
         if self.mixup_alpha != defaults["mixup_alpha"].default and uses is not True:
-            name = type(self._make_strategy()).__name__
+            name = type(strategy).__name__
             why = (f"after the warm-up with strategy {name}, whose meta steps train on "
                    f"unmixed batches" if uses == "warmup" else
                    f"with strategy {name}, which mixes with its own alpha (e.g. "
