@@ -283,3 +283,54 @@ def test_mixup_alpha_set_for_dividemix_warns_that_it_is_ignored(data):
     with pytest.warns(UnlockerWarning, match="mixup_alpha=0.4 is ignored with strategy "
                                              "DivideMixStrategy"):
         UnlockerClassifier(mixup_alpha=0.4, **FAST).fit(data.X_train, data.y_train)
+
+
+class _ModeConstant(_Constant):
+    """A constant row in evaluation mode, another in train mode."""
+
+    def __init__(self, eval_row, train_row):
+        super().__init__(eval_row)
+        self.train_row = torch.tensor(train_row)
+
+    def forward(self, X):
+        row = self.train_row if self.training else self.row
+        return row.expand(len(X), -1) + self.zero
+
+
+@pytest.mark.parametrize("batching", ["shared", "original"])
+@pytest.mark.parametrize("guess_mode", ["evaluation", "train"])
+def test_guess_mode_sets_the_mode_of_the_trained_networks_own_guesses(monkeypatch, guess_mode,
+                                                                      batching):
+    # each network gives [0, 0] in evaluation mode and [log 3, 0] (softmax [0.75, 0.25]) in
+    # train mode; under "train" (DivideMix's code) the network being trained refines and
+    # guesses in train mode, the other network guesses in evaluation mode
+    refined, guessed = [], []
+    monkeypatch.setattr(dividemix_module, "co_refine",
+                        lambda onehot, w, proba, t: refined.append(proba) or proba)
+    monkeypatch.setattr(dividemix_module, "co_guess",
+                        lambda probas, t: guessed.append(probas) or probas[0])
+    log3 = float(np.log(3.0))
+    net = _Net(_ModeConstant([0.0, 0.0], [log3, 0.0]), _ModeConstant([0.0, 0.0], [log3, 0.0]))
+    for module in net.networks():
+        module.train()
+    epoch = {"labels": torch.tensor([0, 0, 0, 0]),
+             "network_clean_proba": torch.tensor([[0.9, 0.9], [0.9, 0.9], [0.1, 0.1],
+                                                  [0.1, 0.1]])}
+    targets = BatchTargets(torch.arange(4), epoch, adjustment=None)
+    context = TrainingContext(
+        epoch=5, max_epochs=10, warmup_epochs=2, prior=np.array([0.8, 0.2]), augment=None,
+        mixup_alpha=0.0, random_state=np.random.RandomState(0),
+        generator=torch.Generator().manual_seed(0), inputs=torch.zeros(4, 3))
+    strategy = DivideMixStrategy(guess_mode=guess_mode, batching=batching)
+    strategy.unlabelled_pools_ = [np.array([2, 3]), np.array([2, 3])]
+    strategy.train_step(net, torch.zeros(4, 3), targets, context)
+    own = [0.75, 0.25] if guess_mode == "train" else [0.5, 0.5]
+    assert len(refined) == len(guessed) == 2  # one per network
+    for k in range(2):
+        np.testing.assert_allclose(refined[k].numpy(), [own, own], rtol=1e-6)
+        # network order: network k's two views are its own, the other's two in evaluation
+        expected = [own, own, [0.5, 0.5], [0.5, 0.5]] if k == 0 else \
+            [[0.5, 0.5], [0.5, 0.5], own, own]
+        for proba, row in zip(guessed[k], expected, strict=True):
+            np.testing.assert_allclose(proba.numpy(), np.tile(row, (len(proba), 1)), rtol=1e-6)
+    assert all(module.training for module in net.networks())  # modes restored

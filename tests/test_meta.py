@@ -410,3 +410,72 @@ def test_label_skip_reaches_the_meta_model_and_q_gradient_warns_where_ignored(da
                                              "method='mlc'"):
         MetaLabelCorrectionClassifier(method="mlc", q_gradient="difference", **FAST).fit(
             data.X_train, data.y_train)
+
+
+@pytest.mark.parametrize("train_on_trusted", [False, True])
+@pytest.mark.parametrize("step_gradient", ["recomputed", "lookahead"])
+def test_mlc_step_hand_checked(step_gradient, train_on_trusted):
+    # MLC's step: the meta model steps on F(w') with w' = w - 0.1 grad_w G, then w gets G's
+    # gradient at the updated meta model ("recomputed") or the one the look-ahead took
+    # ("lookahead", microsoft/MLC). With train_on_trusted (hmlc_K_mix) the second half of
+    # the trusted batch joins G, weighted by its share, and F reads the first half only.
+    import copy
+    from types import SimpleNamespace
+
+    from sklearn_unlocker.strategies import MetaLabelModel, MetaLabelStrategy
+
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    strategy = MetaLabelStrategy(method="mlc", inner_lr=0.1, features="live",
+                                 step_gradient=step_gradient, train_on_trusted=train_on_trusted)
+    strategy._frozen = None
+    strategy.meta_modules_ = ["meta_model"]
+    strategy.meta_model_ = MetaLabelModel(4, 2, embedding_dim=3, hidden_units=5,
+                                          label_skip=None)
+    strategy.meta_optimizer_ = torch.optim.SGD(strategy.meta_model_.parameters(), lr=10.0)
+    before = copy.deepcopy(strategy.meta_model_)
+    X, labels = torch.randn(6, 3), torch.tensor([0, 1, 1, 0, 1, 0])
+    X_c, y_c = torch.randn(6, 3), torch.tensor([1, 0, 1, 1, 0, 0])
+    targets = SimpleNamespace(adjustment=None, labels=labels, sample_weight=None)
+    context = SimpleNamespace(trusted=SimpleNamespace(batch=lambda size: (X_c, y_c)))
+    strategy._mlc_step(SimpleNamespace(module_=module), X, targets, context)
+    got = [p.grad.clone() for p in module.parameters()]
+
+    features = torch.tanh(module[0](X)).detach()
+    params = dict(module.named_parameters())
+    upper, mixed = (slice(0, 3), slice(3, 6)) if train_on_trusted else (slice(0, 6), None)
+
+    def G(meta, at):
+        loss = soft_cross_entropy(forward_at(module, at, X), meta(features, labels))
+        if mixed is None:
+            return loss
+        ce = nn.functional.cross_entropy(forward_at(module, at, X_c[mixed]), y_c[mixed])
+        return (6 * loss + 3 * ce) / 9
+
+    grads = torch.autograd.grad(G(before, params), list(params.values()), create_graph=True)
+    ahead = {k: v - 0.1 * g for (k, v), g in zip(params.items(), grads, strict=True)}
+    F = nn.functional.cross_entropy(forward_at(module, ahead, X_c[upper]), y_c[upper])
+    meta_grads = torch.autograd.grad(F, list(before.parameters()))
+    for new, old, g in zip(strategy.meta_model_.parameters(), before.parameters(), meta_grads,
+                           strict=True):
+        torch.testing.assert_close(new.detach(), (old - 10.0 * g).detach())
+    meta = before if step_gradient == "lookahead" else strategy.meta_model_
+    expected = torch.autograd.grad(G(meta, params), list(params.values()))
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b)
+    # the two forms differ well beyond the tolerance: the meta step moved the meta model
+    other = strategy.meta_model_ if step_gradient == "lookahead" else before
+    otherwise = torch.autograd.grad(G(other, params), list(params.values()))
+    assert max((a - b).abs().max() for a, b in zip(expected, otherwise, strict=True)) > 1e-4
+
+
+def test_mlc_only_options_warn_with_other_methods(data):
+    from sklearn_unlocker.exceptions import UnlockerWarning
+
+    for kwargs in ({"train_on_trusted": True}, {"step_gradient": "lookahead"}):
+        name = next(iter(kwargs))
+        with pytest.warns(UnlockerWarning, match=f"{name}=.* is ignored with method='ebomlc'"):
+            MetaLabelCorrectionClassifier(**kwargs, **FAST).fit(data.X_train, data.y_train)
+    clf = MetaLabelCorrectionClassifier(method="mlc", train_on_trusted=True,
+                                        step_gradient="lookahead", **FAST)
+    assert clf.fit(data.X_train, data.y_train).score(data.X_test, data.y_test) > 0.3

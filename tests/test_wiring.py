@@ -2,6 +2,8 @@
 the engine and the strategies. Each test fails when its knob stops arriving (a parameter
 ignored, two arguments swapped, a value hard-coded)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from skorch.callbacks import Callback
@@ -13,6 +15,7 @@ from sklearn_unlocker import (
     _engine,
 )
 from sklearn_unlocker._net import TrainingNet
+from sklearn_unlocker.exceptions import UnlockerWarning
 
 FAST = dict(strategy="small_loss", logit_adjustment="unlocker", max_epochs=4, warmup_epochs=1,
             random_state=0)
@@ -149,10 +152,10 @@ def test_a_strategys_own_parameters_reach_it(small_noisy_tabular):
     (MetaLabelCorrectionClassifier,
      dict(method="mlc_d", rho=0.3, delta=0.2, xi=0.7, meta_lr=0.02, inner_lr=0.05,
           meta_hidden_units=16, features="live", q_gradient="difference", label_skip=1.0,
-          feature_extractor=None),
+          feature_extractor=None, train_on_trusted=True, step_gradient="lookahead"),
      dict(method="mlc_d", rho=0.3, delta=0.2, xi=0.7, meta_lr=0.02, inner_lr=0.05,
           meta_hidden_units=16, features="live", q_gradient="difference", label_skip=1.0,
-          feature_extractor=None)),
+          feature_extractor=None, train_on_trusted=True, step_gradient="lookahead")),
     (DynamicLossClassifier,
      dict(max_bins=7, meta_lr=0.02, inner_lr=0.05, meta_hidden_units=16, m0=0.3, m1=0.6),
      dict(max_bins=7, meta_lr=0.02, inner_lr=0.05, meta_hidden_units=16, m0=0.3, m1=0.6)),
@@ -160,8 +163,10 @@ def test_a_strategys_own_parameters_reach_it(small_noisy_tabular):
 def test_the_meta_faces_pass_their_parameters_to_their_strategy(Face, params, strategy_params,
                                                                 small_noisy_tabular):
     data = small_noisy_tabular
-    clf = Face(max_epochs=3, warmup_epochs=1, random_state=0, **params).fit(
-        data.X_train, data.y_train)
+    with warnings.catch_warnings():  # some of these apply to another method, and say so
+        warnings.simplefilter("ignore", UnlockerWarning)
+        clf = Face(max_epochs=3, warmup_epochs=1, random_state=0, **params).fit(
+            data.X_train, data.y_train)
     assert {k: getattr(clf.strategy_, k) for k in strategy_params} == strategy_params
     # every forwarded parameter is checked here, and gets the strategy's own constraints
     assert set(Face._strategy_class_params) == set(strategy_params)

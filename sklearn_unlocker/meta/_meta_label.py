@@ -70,6 +70,13 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         keeps the given label (in neither paper nor MLC's meta network); None: no
         skip connection: -0.004 [-0.015, +0.006] on the development grid
         (``benchmarks/results/claims_ebomlc.md``).
+    train_on_trusted : bool, default=False
+        "mlc" only: half of each trusted batch joins the lower loss, so the main
+        network also trains on trusted data (microsoft/MLC's ``hmlc_K_mix``).
+    step_gradient : {"recomputed", "lookahead"}, default="recomputed"
+        "mlc" only: w's real step takes G's gradient recomputed after the meta
+        update, or the look-ahead's, taken before it (microsoft/MLC); see
+        :class:`~sklearn_unlocker.strategies.MetaLabelStrategy`.
     warmup_epochs : int, default=5
         Epochs of plain cross-entropy before meta learning starts.
     lr : float, default=0.1
@@ -162,7 +169,8 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
     _strategy_class = MetaLabelStrategy
     _strategy_class_params = ("method", "rho", "delta", "xi", "meta_lr", "inner_lr",
                               "feature_extractor", "features", "meta_hidden_units",
-                              "q_gradient", "label_skip")
+                              "q_gradient", "label_skip", "train_on_trusted",
+                              "step_gradient")
     _parameter_constraints = {
         **MetaClassifierBase._parameter_constraints,
         **forwarded_constraints(MetaLabelStrategy, _strategy_class_params),
@@ -185,6 +193,8 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         meta_hidden_units=128,
         q_gradient="bome",
         label_skip=3.0,
+        train_on_trusted=False,
+        step_gradient="recomputed",
         warmup_epochs=5,
         max_epochs=60,
         batch_size=128,
@@ -213,6 +223,8 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         self.meta_hidden_units = meta_hidden_units
         self.q_gradient = q_gradient
         self.label_skip = label_skip
+        self.train_on_trusted = train_on_trusted
+        self.step_gradient = step_gradient
         self.warmup_epochs = warmup_epochs
         self.max_epochs = max_epochs
         self.batch_size = batch_size

@@ -312,6 +312,14 @@ class DivideMixStrategy(BaseStrategy):
         +0.001); they won only on shape images with LA (+0.005, within the seeds'
         spread). The selection and the corrected labels of the split use ``z - alpha``
         either way.
+    guess_mode : {"evaluation", "train"}, default="evaluation"
+        The mode the network being trained guesses and refines in: "evaluation",
+        both networks in evaluation mode on one shared pass; "train", DivideMix's
+        code, where the trained network's own guesses and refinements come from it
+        in train mode (batch norm on the batch, dropout on; its running statistics
+        move with these passes) and the other network's in evaluation mode. "train"
+        costs four more no-grad passes a step.
+        Measured in ``benchmarks/results/claims_dividemix.md``.
 
     Attributes
     ----------
@@ -354,11 +362,13 @@ class DivideMixStrategy(BaseStrategy):
         "min_class_size": [Interval(Real, 2, None, closed="left")],
         "batching": [StrOptions({"shared", "original"})],
         "pseudo_labels": [StrOptions({"adjusted", "raw"})],
+        "guess_mode": [StrOptions({"evaluation", "train"})],
     }
 
     def __init__(self, p_threshold=0.5, temperature=0.5, alpha=4.0, lambda_u=1.0,
                  rampup_epochs=16, prior_penalty="estimated", per_class=True,
-                 min_class_size=10, batching="shared", pseudo_labels="raw"):
+                 min_class_size=10, batching="shared", pseudo_labels="raw",
+                 guess_mode="evaluation"):
         self.p_threshold = p_threshold
         self.temperature = temperature
         self.alpha = alpha
@@ -369,6 +379,7 @@ class DivideMixStrategy(BaseStrategy):
         self.min_class_size = min_class_size
         self.batching = batching
         self.pseudo_labels = pseudo_labels
+        self.guess_mode = guess_mode
 
     def extra_modules(self, module):
         self._validate_params()
@@ -421,8 +432,7 @@ class DivideMixStrategy(BaseStrategy):
         clean_proba = targets.network_clean_proba
         host_clean = targets.host("network_clean_proba")
         views = [augment(X), augment(X)]  # one pair of views per batch, shared by both networks
-        with torch.no_grad(), _evaluation_mode(networks):  # every no-grad pass of the step
-            batch_proba = [[_proba(module(v), shift) for v in views] for module in networks]
+        batch_proba, own_proba = self._batch_probas(networks, views, shift)
         n_classes = batch_proba[0][0].shape[1]
         prior = self._penalty_target(context, n_classes, X.device)
         ramp = self.lambda_u * linear_rampup(context.epoch, context.warmup_epochs,
@@ -434,17 +444,17 @@ class DivideMixStrategy(BaseStrategy):
             labelled = host_clean[:, 1 - k] > self.p_threshold
             rows_l = labelled.nonzero()[:, 0].to(X.device, non_blocking=True)
             views_l = [v.index_select(0, rows_l) for v in views]
-            own = (batch_proba[k][0].index_select(0, rows_l)
-                   + batch_proba[k][1].index_select(0, rows_l)) / 2
+            own = (own_proba[k][0].index_select(0, rows_l)
+                   + own_proba[k][1].index_select(0, rows_l)) / 2
             if self.batching == "shared":
                 rows_u = (~labelled).nonzero()[:, 0].to(X.device, non_blocking=True)
                 views_u = [v.index_select(0, rows_u) for v in views]
-                guesses = [p.index_select(0, rows_u) for proba in batch_proba for p in proba]
+                guesses = [p.index_select(0, rows_u) for j in range(2)
+                           for p in (own_proba if j == k else batch_proba)[j]]
             else:  # DivideMix's: as many unlabelled samples, drawn from the whole epoch's pool
                 x_unlabelled = self._draw_unlabelled(k, len(rows_l), context, X.device)
                 views_u = [augment(x_unlabelled), augment(x_unlabelled)]
-                with torch.no_grad(), _evaluation_mode(networks):
-                    guesses = [_proba(m(v), shift) for m in networks for v in views_u]
+                guesses = self._guesses(networks, k, views_u, shift)
             if len(rows_l) + len(views_u[0]) < 2:
                 continue  # nothing to mix (and batch norm needs two samples)
             onehot = F.one_hot(targets.labels.index_select(0, rows_l), n_classes).to(own.dtype)
@@ -459,6 +469,24 @@ class DivideMixStrategy(BaseStrategy):
             first_logits = networks[0](X)
             total = first_logits.sum() * 0.0
         return total, first_logits
+
+    def _batch_probas(self, networks, views, shift):
+        """Each network's probabilities on the batch's views, in evaluation mode (the
+        other network's, for co-guessing) and in ``guess_mode`` (its own step's)."""
+        with torch.no_grad(), _evaluation_mode(networks):  # every no-grad pass of the step
+            batch_proba = [[_proba(module(v), shift) for v in views] for module in networks]
+        if self.guess_mode == "evaluation":
+            return batch_proba, batch_proba
+        with torch.no_grad():  # DivideMix's code: the trained network in train mode
+            return batch_proba, [[_proba(module(v), shift) for v in views]
+                                 for module in networks]
+
+    def _guesses(self, networks, k, views, shift):
+        """Both networks' probabilities on the views (network order), network k's in
+        ``guess_mode``, the other's in evaluation mode."""
+        in_eval = networks if self.guess_mode == "evaluation" else networks[1 - k:2 - k]
+        with torch.no_grad(), _evaluation_mode(in_eval):
+            return [_proba(module(v), shift) for module in networks for v in views]
 
     def _draw_unlabelled(self, k, count, context, device):
         """``count`` inputs drawn at random from the samples network k treats as unlabelled."""

@@ -94,9 +94,10 @@ class MetaLabelStrategy(MetaStrategy):
     - "mlc" (Zheng et al. 2021): the meta parameters follow the gradient of F at
       a one-step look-ahead ``w' = w - inner_lr * grad_w G`` (second order
       through w'); then w takes a step on G, recomputed with the updated meta
-      model. microsoft/MLC steps w with the gradient taken before the meta update,
-      and its default (``hmlc_K_mix``) also trains w on half of each clean batch;
-      here w never trains on the trusted set (neither difference measured).
+      model. microsoft/MLC steps w with the look-ahead's gradient, taken before
+      the meta update (``step_gradient="lookahead"``), and its default
+      (``hmlc_K_mix``) also trains w on half of each trusted batch
+      (``train_on_trusted=True``); see those parameters for what each measured.
     - "mlc_d": BOME's dynamic barrier on MLC (EBOMLC's Algorithm 1): k = 5 inner
       SGD steps (first order), ``Q = G(w) - G(w_k)``, ``beta`` of Eq. 7; w steps on
       ``grad_w F + beta grad_w Q``, the meta model on ``beta grad_a Q``.
@@ -171,6 +172,18 @@ class MetaLabelStrategy(MetaStrategy):
         keeps the given label (in neither paper nor MLC's meta network); None: no
         skip connection: -0.004 [-0.015, +0.006] on the development grid
         (``benchmarks/results/claims_ebomlc.md``).
+    train_on_trusted : bool, default=False
+        "mlc" only: as microsoft/MLC's default method ``hmlc_K_mix``, split each
+        trusted batch in halves, the first for the upper loss and the second
+        joining the lower loss G (a cross-entropy on its given labels, weighted
+        by its share of the samples), so that w also trains on trusted data, in
+        the look-ahead as in the real step. False: w never trains on the
+        trusted set. Measured in ``benchmarks/results/claims_mlc.md``.
+    step_gradient : {"recomputed", "lookahead"}, default="recomputed"
+        "mlc" only: the gradient of w's real step. "recomputed": G's gradient
+        with the meta model after its update; "lookahead": the gradient the
+        look-ahead took, before the meta update (microsoft/MLC, which saves one
+        backward pass). Measured in ``benchmarks/results/claims_mlc.md``.
 
     Attributes
     ----------
@@ -205,11 +218,14 @@ class MetaLabelStrategy(MetaStrategy):
         "meta_hidden_units": [Interval(Integral, 1, None, closed="left")],
         "q_gradient": [StrOptions({"bome", "difference"})],
         "label_skip": [None, Interval(Real, None, None, closed="neither")],
+        "train_on_trusted": ["boolean"],
+        "step_gradient": [StrOptions({"recomputed", "lookahead"})],
     }
 
     def __init__(self, method="ebomlc", rho=0.2, delta=0.25, xi=0.5, meta_lr=3e-4,
                  inner_lr=None, feature_extractor=None, features="frozen",
-                 meta_hidden_units=128, q_gradient="bome", label_skip=3.0):
+                 meta_hidden_units=128, q_gradient="bome", label_skip=3.0,
+                 train_on_trusted=False, step_gradient="recomputed"):
         self.method = method
         self.rho = rho
         self.delta = delta
@@ -221,12 +237,11 @@ class MetaLabelStrategy(MetaStrategy):
         self.meta_hidden_units = meta_hidden_units
         self.q_gradient = q_gradient
         self.label_skip = label_skip
+        self.train_on_trusted = train_on_trusted
+        self.step_gradient = step_gradient
 
     def build_meta(self, net, context):
-        if self.method == "mlc" and self.q_gradient != "bome":
-            warnings.warn(f"q_gradient={self.q_gradient!r} is ignored with method='mlc', which "
-                          f"has no value gap Q (it applies to 'mlc_d' and 'ebomlc')",
-                          UnlockerWarning, stacklevel=2)
+        self._warn_ignored()
         module = net.module_
         was_training = module.training
         module.eval()
@@ -239,6 +254,19 @@ class MetaLabelStrategy(MetaStrategy):
         self._frozen = None
         return {"meta_model": MetaLabelModel(width, context.n_classes, self.meta_hidden_units,
                                              self.meta_hidden_units, self.label_skip)}
+
+    def _warn_ignored(self):
+        """Warn about each parameter the chosen method does not read."""
+        if self.method == "mlc" and self.q_gradient != "bome":
+            warnings.warn(f"q_gradient={self.q_gradient!r} is ignored with method='mlc', which "
+                          f"has no value gap Q (it applies to 'mlc_d' and 'ebomlc')",
+                          UnlockerWarning, stacklevel=3)
+        mlc_only = {"train_on_trusted": False, "step_gradient": "recomputed"}
+        for name, default in mlc_only.items():
+            if self.method != "mlc" and getattr(self, name) != default:
+                warnings.warn(f"{name}={getattr(self, name)!r} is ignored with method="
+                              f"{self.method!r}: it applies to method='mlc' only",
+                              UnlockerWarning, stacklevel=3)
 
     # --- the score pass and the verdict --------------------------------------------------
 
@@ -324,16 +352,37 @@ class MetaLabelStrategy(MetaStrategy):
         module = net.module_
         params = parameters_of(module)
         X_c, y_c = context.trusted.batch(len(X))
+        mixed = None
+        if self.train_on_trusted and len(y_c) > 1:  # hmlc_K_mix: half of it joins G
+            half = len(y_c) // 2
+            X_c, y_c, mixed = X_c[:half], y_c[:half], (X_c[half:], y_c[half:])
         features, logits = penultimate_features(module, X, self._extractor())
-        G = self._lower_loss(logits, features, targets)
+        G = self._mixed_lower_loss(module, logits, features, targets, mixed)
         grads = torch.autograd.grad(G, list(params.values()), create_graph=True,
                                     allow_unused=True)
         ahead = self.lookahead(net, params, grads)
         F = nn.functional.cross_entropy(forward_at(module, ahead, X_c), y_c)
         self.step_meta(torch.autograd.grad(F, self.meta_parameters(), allow_unused=True))
-        G = self._lower_loss(module(X), features, targets)  # with the updated meta model
+        if self.step_gradient == "lookahead":  # microsoft/MLC: the gradient taken above
+            self.set_main_grads(list(params.values()), grads)
+            return G.detach(), logits.detach()
+        # with the updated meta model
+        G = self._mixed_lower_loss(module, module(X), features, targets, mixed)
         G.backward(inputs=list(params.values()))
         return G.detach(), logits.detach()
+
+    def _mixed_lower_loss(self, module, logits, features, targets, mixed):
+        """G, and where ``mixed`` holds trusted samples, their cross-entropy beside it,
+        each weighted by its share of the samples (microsoft/MLC's ``hmlc_K_mix``)."""
+        G = self._lower_loss(logits, features, targets)
+        if mixed is None:
+            return G
+        X_m, y_m = mixed
+        logits_m = module(X_m)
+        if targets.adjustment is not None:
+            logits_m = logits_m + targets.adjustment
+        n, m = len(logits), len(y_m)
+        return (n * G + m * nn.functional.cross_entropy(logits_m, y_m)) / (n + m)
 
     def _value_gap(self, net, X, targets, context, inner_steps):
         """BOME's first-order value-function gap ``Q = G(w, a) - G(w_k, a)``.
