@@ -43,6 +43,7 @@ from sklearn_unlocker import (
 )
 from sklearn_unlocker.metrics import shot_accuracy
 
+from .bc_trace import BalancedCleanTrace, bc_table
 from .devdata import load_family
 from .methods import CE, CleanLearningPresent
 from .run import RESULTS, command_line, header
@@ -146,7 +147,7 @@ def label_issue_metrics(data, is_issue, quality):
                 else np.nan, issues_flagged=int(is_issue.sum()))
 
 
-def _fit(spec, setting, seed):
+def _fit(spec, setting, seed, trace_bc=False):
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     label, params = parse_variant(spec)
@@ -161,6 +162,9 @@ def _fit(spec, setting, seed):
         params = dict(params)
         estimator = params.pop("estimator", UnlockerClassifier)
         clf = estimator(classes=np.arange(n_classes), random_state=seed, **{**common, **params})
+    trace = BalancedCleanTrace(data) if trace_bc and params is not None else None
+    if trace is not None:
+        clf.set_params(callbacks=[*(clf.callbacks or []), ("bc_trace", trace)])
     clf.fit(data.X_train, data.y_train)
     seconds = time.perf_counter() - start
     y_pred = clf.predict(data.X_test)
@@ -173,6 +177,8 @@ def _fit(spec, setting, seed):
         row.update(estimated_ir=clf.imbalance_ratio_, tau=clf.tau_)
         row.update(prediction_rules(clf, data))
     row.update(barrier_trace(getattr(clf, "strategy_", None)))
+    if trace is not None:
+        row.update(dict(clf.net_.callbacks_)["bc_trace"].summary())
     issues = clf.label_issues_df if params is None else clf.find_label_issues()
     row.update(label_issue_metrics(data, issues["is_label_issue"], issues["label_quality"]))
     return row
@@ -338,6 +344,9 @@ def main(argv=None):
                              "instead of refitted: a label must mean the same parameters and the "
                              "code must not have changed")
     parser.add_argument("--out", default=str(RESULTS), help="directory of the results files")
+    parser.add_argument("--trace-bc", action="store_true",
+                        help="record D_bc's purity and the KL of its mean prediction to the "
+                             "test set's, epoch by epoch (benchmarks/bc_trace.py)")
     args = parser.parse_args(argv)
     for spec in args.variants:
         parse_variant(spec)  # fail before fitting anything
@@ -348,7 +357,8 @@ def main(argv=None):
             done[row["variant"], row["setting"], row["seed"]] = row
     jobs = [(v, s, seed) for s in args.settings for seed in args.seeds for v in args.variants]
     todo = [job for job in jobs if (parse_variant(job[0])[0], *job[1:]) not in done]
-    fitted = iter(Parallel(n_jobs=args.jobs)(delayed(_fit)(*job) for job in todo))
+    fitted = iter(Parallel(n_jobs=args.jobs)(delayed(_fit)(*job, trace_bc=args.trace_bc)
+                                             for job in todo))
     rows = [done.get((parse_variant(v)[0], s, seed)) or next(fitted) for v, s, seed in jobs]
     frame = pd.DataFrame(rows)
     lines = ["# Development grid", "", *[f"- {h}" for h in header(command, args.seeds)], "",
@@ -369,6 +379,13 @@ def main(argv=None):
     if barrier:
         lines += ["The barrier coefficient beta of every MLC-D / EBOMLC step, mean over fits "
                   "(the full per-epoch trace is the CSV's `beta_by_epoch`):", "", *barrier, ""]
+    traced = bc_table(frame)
+    if traced:
+        lines += ["D_bc over the fit (`--trace-bc`): purity is the share of D_bc whose given "
+                  "label is the true one, from its lowest to its highest epoch, means over "
+                  "fits; the KL compares the mean predicted distribution on the test set "
+                  "with the one on D_bc at the end of each epoch (per-epoch traces: the CSV's "
+                  "`bc_purity_by_epoch` and `bc_kl_by_epoch`):", "", *traced, ""]
     issues = issue_table(frame)
     if issues:
         lines += ["Label issues (`find_label_issues()`; cleanlab: `CleanLearning`'s out-of-fold "

@@ -163,3 +163,34 @@ def test_paired_interval_and_label_issue_metrics_hand_checked():
     assert scores["clean_tail_flagged"] == 1.0  # the one clean tail sample, row 5
     # wrong rows have qualities 0.1 and 0.2, the lowest two: a perfect ranking
     assert scores["issue_auroc"] == 1.0
+
+
+def test_bc_trace_hand_checked():
+    # D_bc = rows 0-3: given labels 0 0 1 1, true 0 1 1 1 -> purity 3/4, class 0 at 1/2;
+    # the model predicts [0.5, 0.5] on the test rows (logits 0) and [0.8, 0.2] on D_bc
+    # (logits log 4, 0): KL(test || D_bc) = 0.5 log(0.5/0.8) + 0.5 log(0.5/0.2)
+    from types import SimpleNamespace
+
+    import torch
+
+    from benchmarks.bc_trace import BalancedCleanTrace, bc_table
+
+    data = SimpleNamespace(y_train=np.array([0, 0, 1, 1, 0]),
+                           y_train_true=np.array([0, 1, 1, 1, 1]),
+                           X_train=np.ones((5, 2), dtype=np.float32),
+                           X_test=np.zeros((3, 2), dtype=np.float32))
+    logits = {1.0: [np.log(4.0), 0.0], 0.0: [0.0, 0.0]}
+    procedure = SimpleNamespace(bc_indices=None, prediction_logits=lambda net, X: torch.tensor(
+        [logits[float(x[0])] for x in X]))
+    net = SimpleNamespace(procedure=procedure)
+    trace = BalancedCleanTrace(data).initialize()
+    trace.on_epoch_end(net)  # the warm-up: no D_bc, nothing recorded
+    assert trace.summary() == {}
+    procedure.bc_indices = np.array([0, 1, 2, 3])
+    trace.on_epoch_end(net)
+    summary = trace.summary()
+    assert summary["bc_purity_last"] == 0.75 and summary["bc_class_purity_min_last"] == 0.5
+    expected = 0.5 * np.log(0.5 / 0.8) + 0.5 * np.log(0.5 / 0.2)
+    assert summary["bc_kl_last"] == pytest.approx(expected, rel=1e-12)
+    lines = bc_table(pd.DataFrame([{"variant": "v", "balanced_accuracy": 0.5, **summary}]))
+    assert lines[-1].startswith("| v | 0.750 / 0.750 | 0.750 | 0.500 |")

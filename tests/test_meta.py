@@ -479,3 +479,33 @@ def test_mlc_only_options_warn_with_other_methods(data):
     clf = MetaLabelCorrectionClassifier(method="mlc", train_on_trusted=True,
                                         step_gradient="lookahead", **FAST)
     assert clf.fit(data.X_train, data.y_train).score(data.X_test, data.y_test) > 0.3
+
+
+def test_dynamic_loss_ablations_hand_checked(data):
+    # the paper's Table 4 ablations: a class-agnostic corrector has one weight per bin for
+    # every class; no corrector keeps every label; Balanced Softmax's margins are the given
+    # labels' log prior and are not learned; with nothing learned the fit is refused
+    from sklearn_unlocker.strategies import LabelCorrector
+
+    torch.manual_seed(0)
+    shared = LabelCorrector(n_bins=4, n_classes=3, hidden_units=5, class_wise=False)
+    bins = torch.tensor([0, 0, 0, 3])
+    weights = shared(bins, torch.tensor([0, 1, 2, 2]))
+    assert weights[0] == weights[1] == weights[2] and weights[2] != weights[3]
+    assert shared.table().shape == (4, 3) and np.ptp(shared.table(), axis=1).max() == 0
+
+    fitted = DynamicLossClassifier(label_corrector="off", **FAST).fit(data.X_train,
+                                                                       data.y_train)
+    assert np.all(fitted.label_weights_ == 1.0)
+    assert np.abs(fitted.margins_).max() > 0  # the margins still learn
+
+    fitted = DynamicLossClassifier(margins="balanced_softmax", **FAST).fit(data.X_train,
+                                                                           data.y_train)
+    counts = np.bincount(data.y_train, minlength=len(fitted.classes_))
+    np.testing.assert_allclose(fitted.margins_, np.log(counts / counts.sum()), rtol=1e-6)
+    assert len(list(fitted.margin_generator_.parameters())) == 0
+    off = DynamicLossClassifier(margins="off", **FAST).fit(data.X_train, data.y_train)
+    assert np.all(off.margins_ == 0) and np.ptp(off.label_weights_) > 0  # the corrector learns
+    with pytest.raises(ValueError, match="nothing to meta-learn"):
+        DynamicLossClassifier(label_corrector="off", margins="off", **FAST).fit(
+            data.X_train, data.y_train)

@@ -157,8 +157,10 @@ def test_a_strategys_own_parameters_reach_it(small_noisy_tabular):
           meta_hidden_units=16, features="live", q_gradient="difference", label_skip=1.0,
           feature_extractor=None, train_on_trusted=True, step_gradient="lookahead")),
     (DynamicLossClassifier,
-     dict(max_bins=7, meta_lr=0.02, inner_lr=0.05, meta_hidden_units=16, m0=0.3, m1=0.6),
-     dict(max_bins=7, meta_lr=0.02, inner_lr=0.05, meta_hidden_units=16, m0=0.3, m1=0.6)),
+     dict(max_bins=7, meta_lr=0.02, inner_lr=0.05, meta_hidden_units=16, m0=0.3, m1=0.6,
+          label_corrector="shared", margins="balanced_softmax"),
+     dict(max_bins=7, meta_lr=0.02, inner_lr=0.05, meta_hidden_units=16, m0=0.3, m1=0.6,
+          label_corrector="shared", margins="balanced_softmax")),
 ])
 def test_the_meta_faces_pass_their_parameters_to_their_strategy(Face, params, strategy_params,
                                                                 small_noisy_tabular):

@@ -40,7 +40,8 @@ class DynamicLossClassifier(MetaClassifierBase):
         its two 0.5 ratios the same way (0.25 of the smallest class per class:
         12 per class on CIFAR-10 at IR 100, 1-2 on our digits at IR 50-100). A
         larger meta set did not help on the development grid (twice as large:
-        0.501 against 0.509; D_bc, 15% of each class: 0.496).
+        0.501 against 0.509; D_bc, 15% of each class: 0.496). ``m0 = m1`` is the
+        paper's naive random sampling.
     max_bins : int, default=100
         R, loss bins per class (Table 7: 100 on CIFAR-10); at most the size of the
         largest class.
@@ -55,6 +56,13 @@ class DynamicLossClassifier(MetaClassifierBase):
         :class:`~sklearn_unlocker.strategies.DynamicLossStrategy`).
     meta_hidden_units : int, default=100
         Width of the corrector's and the margin generator's hidden layer.
+    label_corrector : {"class_wise", "shared", "off"}, default="class_wise"
+        The paper's class-wise label corrector, a class-agnostic one, or none;
+        the last two are the paper's ablations (see
+        :class:`~sklearn_unlocker.strategies.DynamicLossStrategy`).
+    margins : {"learned", "balanced_softmax", "off"}, default="learned"
+        Learned margins, Balanced Softmax's fixed log prior, or none (the paper's
+        margin ablations).
     warmup_epochs : int, default=5
         Epochs of plain cross-entropy first (Table 7).
     lr : float, default=0.1
@@ -139,7 +147,7 @@ class DynamicLossClassifier(MetaClassifierBase):
 
     _strategy_class = DynamicLossStrategy
     _strategy_class_params = ("m0", "m1", "max_bins", "meta_lr", "inner_lr",
-                              "meta_hidden_units")
+                              "meta_hidden_units", "label_corrector", "margins")
     _strategy_fixed = {"meta_set": "hierarchical"}
     _parameter_constraints = {
         **MetaClassifierBase._parameter_constraints,
@@ -156,6 +164,8 @@ class DynamicLossClassifier(MetaClassifierBase):
         meta_lr=0.03,
         inner_lr=None,
         meta_hidden_units=100,
+        label_corrector="class_wise",
+        margins="learned",
         warmup_epochs=5,
         max_epochs=60,
         batch_size=128,
@@ -178,6 +188,8 @@ class DynamicLossClassifier(MetaClassifierBase):
         self.meta_lr = meta_lr
         self.inner_lr = inner_lr
         self.meta_hidden_units = meta_hidden_units
+        self.label_corrector = label_corrector
+        self.margins = margins
         self.warmup_epochs = warmup_epochs
         self.max_epochs = max_epochs
         self.batch_size = batch_size

@@ -1,5 +1,6 @@
 """Dynamic Loss (Jiang et al., "Dynamic Loss For Robust Learning") as a strategy."""
 
+import itertools
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -43,22 +44,59 @@ class LabelCorrector(nn.Module):
     (5, 3)
     """
 
-    def __init__(self, n_bins, n_classes, hidden_units=100):
+    def __init__(self, n_bins, n_classes, hidden_units=100, class_wise=True):
         super().__init__()
         self.n_bins = n_bins
+        self.n_classes = n_classes
         self.mlp = nn.Sequential(nn.Linear(n_bins, hidden_units), nn.ReLU(),
-                                 nn.Linear(hidden_units, n_classes))
+                                 nn.Linear(hidden_units, n_classes if class_wise else 1))
         nn.init.constant_(self.mlp[2].bias, 4.0)
 
     def forward(self, bins, labels):
         onehot = nn.functional.one_hot(bins, self.n_bins).float()
-        return torch.sigmoid(self.mlp(onehot)).gather(1, labels[:, None])[:, 0]
+        weights = torch.sigmoid(self.mlp(onehot))
+        if weights.shape[1] == 1:  # class-agnostic: one weight per bin for every class
+            return weights[:, 0]
+        return weights.gather(1, labels[:, None])[:, 0]
 
     def table(self):
         """g for every bin (rows) and class (columns)."""
         with torch.no_grad():
             eye = torch.eye(self.n_bins, device=self.mlp[0].weight.device)
-            return torch.sigmoid(self.mlp(eye)).cpu().numpy()
+            weights = torch.sigmoid(self.mlp(eye))
+            return weights.expand(self.n_bins, self.n_classes).cpu().numpy()
+
+
+def _device_of(module):
+    """Where a module's tensors live (the CPU for one without any)."""
+    for tensor in itertools.chain(module.parameters(), module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+class _KeepLabels(nn.Module):
+    """The ablation without a label corrector: g = 1 for every sample (no parameters)."""
+
+    def __init__(self, n_bins, n_classes):
+        super().__init__()
+        self.n_bins, self.n_classes = n_bins, n_classes
+
+    def forward(self, bins, labels):
+        return torch.ones(len(labels), device=labels.device)
+
+    def table(self):
+        return np.ones((self.n_bins, self.n_classes), dtype=np.float32)
+
+
+class _FixedMargins(nn.Module):
+    """Margins that are not learned (no parameters): Balanced Softmax's log prior, or 0."""
+
+    def __init__(self, margins):
+        super().__init__()
+        self.register_buffer("margins", torch.as_tensor(margins, dtype=torch.float32))
+
+    def forward(self):
+        return self.margins
 
 
 class MarginGenerator(nn.Module):
@@ -161,7 +199,20 @@ class DynamicLossStrategy(MetaStrategy):
     m0, m1 : float, default=0.5, 0.25
         Hierarchical sampling, as fractions of the smallest class size (Table 7):
         ``max(1, m0 n_min)`` random samples per class, of which the
-        ``max(1, m1 n_min)`` lowest-loss form the meta set.
+        ``max(1, m1 n_min)`` lowest-loss form the meta set. ``m0 = m1`` is the
+        paper's naive random sampling (Table 4, without H).
+    label_corrector : {"class_wise", "shared", "off"}, default="class_wise"
+        The paper's class-wise corrector (one weight per loss bin and class), a
+        class-agnostic one (one weight per loss bin), or none (``g = 1``: the
+        given labels, never corrected). The last two are the paper's ablations
+        (Table 4 and "Effect of class-specific label corrector"), measured in
+        ``benchmarks/results/claims_dynamic_loss.md``.
+    margins : {"learned", "balanced_softmax", "off"}, default="learned"
+        The margin generator's learned margins, Balanced Softmax's fixed
+        ``log prior`` of the given labels, or none: the paper's margin ablations
+        (Table 4). ``label_corrector="off"`` with learned margins, or a corrector
+        with fixed margins, still meta-learns; with neither learned there is
+        nothing to meta-learn, which is an error.
 
     Attributes
     ----------
@@ -190,10 +241,13 @@ class DynamicLossStrategy(MetaStrategy):
         "meta_set": [StrOptions({"balanced_clean", "hierarchical"})],
         "m0": [Interval(Real, 0, 1, closed="right")],
         "m1": [Interval(Real, 0, 1, closed="right")],
+        "label_corrector": [StrOptions({"class_wise", "shared", "off"})],
+        "margins": [StrOptions({"learned", "balanced_softmax", "off"})],
     }
 
     def __init__(self, max_bins=100, meta_lr=0.03, inner_lr=None, meta_hidden_units=100,
-                 meta_set="balanced_clean", m0=0.5, m1=0.25):
+                 meta_set="balanced_clean", m0=0.5, m1=0.25, label_corrector="class_wise",
+                 margins="learned"):
         self.max_bins = max_bins
         self.meta_lr = meta_lr
         self.inner_lr = inner_lr
@@ -201,12 +255,28 @@ class DynamicLossStrategy(MetaStrategy):
         self.meta_set = meta_set
         self.m0 = m0
         self.m1 = m1
+        self.label_corrector = label_corrector
+        self.margins = margins
 
     def build_meta(self, net, context):
-        n_bins = int(min(self.max_bins, np.bincount(context.labels).max()))
-        return {"label_corrector": LabelCorrector(n_bins, context.n_classes,
-                                                  self.meta_hidden_units),
-                "margin_generator": MarginGenerator(context.n_classes, self.meta_hidden_units)}
+        if self.label_corrector == "off" and self.margins != "learned":
+            raise ValueError(
+                f"DynamicLossStrategy(label_corrector='off', margins={self.margins!r}) has "
+                f"nothing to meta-learn: keep a label corrector or learned margins")
+        counts = np.bincount(context.labels, minlength=context.n_classes)
+        n_bins = int(min(self.max_bins, counts.max()))
+        if self.label_corrector == "off":
+            corrector = _KeepLabels(n_bins, context.n_classes)
+        else:
+            corrector = LabelCorrector(n_bins, context.n_classes, self.meta_hidden_units,
+                                       class_wise=self.label_corrector == "class_wise")
+        if self.margins == "learned":
+            margins = MarginGenerator(context.n_classes, self.meta_hidden_units)
+        elif self.margins == "balanced_softmax":  # Ren et al. 2020: logits + log prior
+            margins = _FixedMargins(np.log(np.maximum(counts, 1) / counts.sum()))
+        else:
+            margins = _FixedMargins(np.zeros(context.n_classes))
+        return {"label_corrector": corrector, "margin_generator": margins}
 
     # --- the verdict and the meta set ---------------------------------------------------
 
@@ -215,7 +285,7 @@ class DynamicLossStrategy(MetaStrategy):
         y_t = torch.as_tensor(y, dtype=torch.long)
         losses = row_cross_entropy(logits.to(torch.float64), y_t).numpy()
         bins = loss_bins(losses, y, len(logits[0]), self.label_corrector_.n_bins)
-        device = self.label_corrector_.mlp[0].weight.device
+        device = _device_of(self.label_corrector_)
         with torch.no_grad():
             g = self.label_corrector_(torch.as_tensor(bins, device=device),
                                       y_t.to(device)).cpu().double().numpy()
