@@ -137,7 +137,10 @@ class Procedure(Protocol):
     from ``get_loss``; ``prediction_logits(net, X)`` (the logits the estimator
     predicts with) from ``validation_step`` and ``evaluation_step``;
     ``check_loss(net, value, X)`` from ``on_batch_end`` with the training loss
-    skorch logged (a non-finite loss stops the fit there). The
+    skorch logged (a non-finite loss stops the fit there); ``passes_per_epoch`` and
+    ``begin_pass(index)`` from ``run_single_epoch``, which makes that many passes
+    over the training data (one per network for a strategy that trains them one
+    after the other). The
     estimator calls ``end_training(net)`` once skorch's training is over, after
     every callback's ``on_train_end`` (so that the final update sees the
     parameters a ``Checkpoint(load_best=True)`` restored).
@@ -148,6 +151,10 @@ class Procedure(Protocol):
     def begin_training(self, net): ...
 
     def begin_epoch(self, net): ...
+
+    passes_per_epoch: int
+
+    def begin_pass(self, index): ...
 
     def train_step(self, net, X, indices): ...
 
@@ -350,6 +357,17 @@ class TrainingEngine:
         if not self.resumed:
             with net.autocast():  # a strategy may run the network to size its meta model
                 self.strategy.prepare(net, self.context)
+
+    @property
+    def passes_per_epoch(self):
+        """Passes over the training data each epoch: the strategy's (one per network for
+        a strategy that trains them one after the other)."""
+        return self.strategy.passes_per_epoch
+
+    def begin_pass(self, index):
+        """The net starts pass ``index`` of a strategy with several: it trains network
+        ``index`` (``TrainingContext.network``)."""
+        self.context.network = index
 
     def begin_epoch(self, net):
         epoch = len(net.history)  # skorch has just opened this epoch's row: 1-based

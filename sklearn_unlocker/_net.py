@@ -452,6 +452,18 @@ class TrainingNet(NeuralNet):
         """
         return [self.module_] + [getattr(self, f"{name}_") for name in self.extra_module_names_]
 
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's pass over the data, as many times as the procedure's strategy
+        trains in an epoch (one pass per network for a strategy that trains them one
+        after the other, as DivideMix's code does); once otherwise."""
+        passes = self.procedure.passes_per_epoch if training and self.procedure else 1
+        for index in range(passes):
+            if passes > 1:
+                self.procedure.begin_pass(index)
+            super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+        if passes > 1:  # the epoch's batches, every pass's
+            self.history.record(f"{prefix}_batch_count", len(self.history[-1, "batches"]))
+
     def train_step_single(self, batch, **fit_params):
         if not self.module_.training:  # skorch walks every submodule on each call
             self._set_training(True)

@@ -334,3 +334,71 @@ def test_guess_mode_sets_the_mode_of_the_trained_networks_own_guesses(monkeypatc
         for proba, row in zip(guessed[k], expected, strict=True):
             np.testing.assert_allclose(proba.numpy(), np.tile(row, (len(proba), 1)), rtol=1e-6)
     assert all(module.training for module in net.networks())  # modes restored
+
+
+def _step_inputs(epoch_number, network=None):
+    labels = torch.tensor([0, 1, 0, 1])
+    epoch = {"labels": labels, "target": labels,
+             "network_clean_proba": torch.tensor([[0.9, 0.9], [0.9, 0.9], [0.1, 0.1],
+                                                  [0.1, 0.1]])}
+    targets = BatchTargets(torch.arange(4), epoch, adjustment=None, unit_weight=True)
+    context = TrainingContext(
+        epoch=epoch_number, max_epochs=10, warmup_epochs=2, prior=np.array([0.5, 0.5]),
+        augment=None, mixup_alpha=0.0, random_state=np.random.RandomState(0),
+        generator=torch.Generator().manual_seed(0), network=network)
+    return targets, context
+
+
+@pytest.mark.parametrize("epoch_number", [1, 5])  # the warm-up and after it
+@pytest.mark.parametrize("network", [0, 1])
+def test_a_sequential_pass_trains_its_network_only(epoch_number, network):
+    net = _Net(_Constant([0.3, -0.2]), _Constant([-0.1, 0.4]))
+    targets, context = _step_inputs(epoch_number, network)
+    loss, _ = DivideMixStrategy(training_order="sequential").train_step(
+        net, torch.zeros(4, 3), targets, context)
+    loss.backward()
+    trained, other = net.modules[network], net.modules[1 - network]
+    assert trained.zero.grad is not None and trained.zero.grad != 0
+    assert other.zero.grad is None
+
+
+def test_a_networks_loss_has_no_gradient_in_the_other_network(monkeypatch):
+    # why one optimizer over both networks steps as DivideMix's two do: the joint loss is a
+    # sum of one term per network, each a function of that network's parameters only
+    losses = []
+    original = DivideMixStrategy._mixmatch_loss
+
+    def record(self, module, *args):
+        loss, logits = original(self, module, *args)
+        losses.append((module, loss))
+        return loss, logits
+
+    monkeypatch.setattr(DivideMixStrategy, "_mixmatch_loss", record)
+    net = _Net(_Constant([0.3, -0.2]), _Constant([-0.1, 0.4]))
+    targets, context = _step_inputs(5)
+    DivideMixStrategy().train_step(net, torch.zeros(4, 3), targets, context)
+    assert [module for module, _ in losses] == net.modules
+    for k, (module, loss) in enumerate(losses):
+        own, other = torch.autograd.grad(loss, [module.zero, net.modules[1 - k].zero],
+                                         retain_graph=True, allow_unused=True)
+        assert own is not None and other is None
+
+
+def test_sequential_training_makes_a_pass_per_network(data, monkeypatch):
+    seen = []
+    original = DivideMixStrategy.train_step
+
+    def record(self, net, X, targets, context):
+        seen.append((context.epoch, context.network))
+        return original(self, net, X, targets, context)
+
+    monkeypatch.setattr(DivideMixStrategy, "train_step", record)
+    joint = UnlockerClassifier(strategy="dividemix", **FAST).fit(data.X_train, data.y_train)
+    steps = joint.net_.history[-1, "train_batch_count"]
+    assert {network for _, network in seen} == {None}
+    seen.clear()
+    clf = UnlockerClassifier(strategy=DivideMixStrategy(training_order="sequential"), **FAST)
+    clf.fit(data.X_train, data.y_train)
+    last = [network for epoch, network in seen if epoch == clf.max_epochs]
+    assert last == [0] * steps + [1] * steps  # network 1's pass, then network 2's
+    assert clf.net_.history[-1, "train_batch_count"] == 2 * steps

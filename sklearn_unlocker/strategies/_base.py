@@ -146,6 +146,11 @@ class TrainingContext:
         at the fit's first selection (:func:`~sklearn_unlocker.adjustment.noise_direction`
         of its balanced logits; read once, so a fit pays for it once): positive
         where the noise hides the tail; None before that selection.
+    network : int or None
+        The network this pass over the data trains, for a strategy whose
+        ``passes_per_epoch`` is above 1 (network k in pass k, as DivideMix's
+        code trains its two networks one after the other); None where every
+        network trains in one pass.
 
     Examples
     --------
@@ -173,6 +178,7 @@ class TrainingContext:
     n_classes: int = None
     trusted: object = None
     noise_direction: float = None
+    network: int = None
 
     @property
     def in_warmup(self):
@@ -326,6 +332,10 @@ class BaseStrategy(BaseEstimator):
     n_networks : int
         Networks the strategy trains (1 unless it builds more in
         :meth:`extra_modules`).
+    passes_per_epoch : int
+        Passes over the training data in an epoch (1): a strategy that trains
+        its networks one after the other makes one pass per network and reads
+        which one from ``TrainingContext.network``.
     needs_views : bool
         Whether training compares augmented views of each sample (DivideMix's
         co-guessing): with ``augment=None`` the estimator then uses
@@ -376,6 +386,7 @@ class BaseStrategy(BaseEstimator):
     """
 
     n_networks = 1
+    passes_per_epoch = 1
     needs_views = False
     needs_noise_direction = False
     judges_labels = True

@@ -320,6 +320,16 @@ class DivideMixStrategy(BaseStrategy):
         move with these passes) and the other network's in evaluation mode. "train"
         costs four more no-grad passes a step.
         Measured in ``benchmarks/results/claims_dividemix.md``.
+    training_order : {"joint", "sequential"}, default="joint"
+        "joint": each step trains both networks on the same mini-batch, one pass
+        over the data an epoch. "sequential", DivideMix's code: network 1 trains
+        in a pass of its own, then network 2 in another, against network 1's
+        updated weights (the warm-up too); each pass shuffles the data anew, so an
+        epoch takes twice the steps. One optimizer over both networks steps as two
+        would (AdamW and SGD update each parameter from its own gradient, and a
+        network's loss has no gradient in the other's parameters), so the
+        reference's two optimizers are this option's order and the recipe.
+        Measured in ``benchmarks/results/claims_dividemix.md``.
 
     Attributes
     ----------
@@ -363,12 +373,13 @@ class DivideMixStrategy(BaseStrategy):
         "batching": [StrOptions({"shared", "original"})],
         "pseudo_labels": [StrOptions({"adjusted", "raw"})],
         "guess_mode": [StrOptions({"evaluation", "train"})],
+        "training_order": [StrOptions({"joint", "sequential"})],
     }
 
     def __init__(self, p_threshold=0.5, temperature=0.5, alpha=4.0, lambda_u=1.0,
                  rampup_epochs=16, prior_penalty="estimated", per_class=True,
                  min_class_size=10, batching="shared", pseudo_labels="raw",
-                 guess_mode="evaluation"):
+                 guess_mode="evaluation", training_order="joint"):
         self.p_threshold = p_threshold
         self.temperature = temperature
         self.alpha = alpha
@@ -380,6 +391,12 @@ class DivideMixStrategy(BaseStrategy):
         self.batching = batching
         self.pseudo_labels = pseudo_labels
         self.guess_mode = guess_mode
+        self.training_order = training_order
+
+    @property
+    def passes_per_epoch(self):
+        """2 with ``training_order="sequential"`` (a pass per network), else 1."""
+        return 2 if self.training_order == "sequential" else 1
 
     def extra_modules(self, module):
         self._validate_params()
@@ -422,9 +439,10 @@ class DivideMixStrategy(BaseStrategy):
 
     def train_step(self, net, X, targets, context):
         networks = net.networks()
-        if context.in_warmup:  # plain (adjusted) cross-entropy on every given label, both nets
-            logits = [module(X if context.augment is None else context.augment(X))
-                      for module in networks]
+        trained = range(len(networks)) if context.network is None else (context.network,)
+        if context.in_warmup:  # plain (adjusted) cross-entropy on every given label
+            logits = [networks[k](X if context.augment is None else context.augment(X))
+                      for k in trained]
             return sum(self.loss(z, targets) for z in logits), logits[0]
         augment = context.augment if context.augment is not None else (lambda batch: batch)
         # the pseudo-labels' logits: z - alpha where the row adjusts selection (Algorithm 1)
@@ -438,7 +456,8 @@ class DivideMixStrategy(BaseStrategy):
         ramp = self.lambda_u * linear_rampup(context.epoch, context.warmup_epochs,
                                             self.rampup_epochs)
         total, first_logits = None, None
-        for k, module in enumerate(networks):
+        for k in trained:
+            module = networks[k]
             # co-divide: the other network's split, read on the host so that the batch's
             # rows are picked with device gathers, not masks (which wait for the device)
             labelled = host_clean[:, 1 - k] > self.p_threshold
