@@ -509,3 +509,29 @@ def test_dynamic_loss_ablations_hand_checked(data):
     with pytest.raises(ValueError, match="nothing to meta-learn"):
         DynamicLossClassifier(label_corrector="off", margins="off", **FAST).fit(
             data.X_train, data.y_train)
+
+
+@pytest.mark.parametrize("method,inner_steps,expected", [
+    ("ebomlc", None, 1), ("ebomlc", 2, 2), ("mlc_d", None, 5), ("mlc_d", 2, 2)])
+def test_inner_steps_reach_the_value_gap(data, monkeypatch, method, inner_steps, expected):
+    from sklearn_unlocker.strategies import MetaLabelStrategy
+
+    seen = set()
+    original = MetaLabelStrategy._value_gap
+
+    def record(self, net, X, targets, context, steps):
+        seen.add(steps)
+        return original(self, net, X, targets, context, steps)
+
+    monkeypatch.setattr(MetaLabelStrategy, "_value_gap", record)
+    MetaLabelCorrectionClassifier(method=method, inner_steps=inner_steps, **FAST).fit(
+        data.X_train, data.y_train)
+    assert seen == {expected}
+
+
+def test_inner_steps_warns_with_mlc(data):
+    from sklearn_unlocker.exceptions import UnlockerWarning
+
+    with pytest.warns(UnlockerWarning, match="inner_steps=2 is ignored with method='mlc'"):
+        MetaLabelCorrectionClassifier(method="mlc", inner_steps=2, **FAST).fit(
+            data.X_train, data.y_train)

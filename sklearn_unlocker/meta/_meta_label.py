@@ -70,6 +70,9 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         keeps the given label (in neither paper nor MLC's meta network); None: no
         skip connection: -0.004 [-0.015, +0.006] on the development grid
         (``benchmarks/results/claims_ebomlc.md``).
+    inner_steps : int or None, default=None
+        k, the inner steps of "mlc_d" and "ebomlc"; None: 5 and 1, the methods'
+        own (see :class:`~sklearn_unlocker.strategies.MetaLabelStrategy`).
     train_on_trusted : bool, default=False
         "mlc" only: half of each trusted batch joins the lower loss, so the main
         network also trains on trusted data (microsoft/MLC's ``hmlc_K_mix``).
@@ -169,8 +172,8 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
     _strategy_class = MetaLabelStrategy
     _strategy_class_params = ("method", "rho", "delta", "xi", "meta_lr", "inner_lr",
                               "feature_extractor", "features", "meta_hidden_units",
-                              "q_gradient", "label_skip", "train_on_trusted",
-                              "step_gradient")
+                              "q_gradient", "label_skip", "inner_steps",
+                              "train_on_trusted", "step_gradient")
     _parameter_constraints = {
         **MetaClassifierBase._parameter_constraints,
         **forwarded_constraints(MetaLabelStrategy, _strategy_class_params),
@@ -193,6 +196,7 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         meta_hidden_units=128,
         q_gradient="bome",
         label_skip=3.0,
+        inner_steps=None,
         train_on_trusted=False,
         step_gradient="recomputed",
         warmup_epochs=5,
@@ -223,6 +227,7 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         self.meta_hidden_units = meta_hidden_units
         self.q_gradient = q_gradient
         self.label_skip = label_skip
+        self.inner_steps = inner_steps
         self.train_on_trusted = train_on_trusted
         self.step_gradient = step_gradient
         self.warmup_epochs = warmup_epochs

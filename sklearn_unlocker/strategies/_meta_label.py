@@ -172,6 +172,11 @@ class MetaLabelStrategy(MetaStrategy):
         keeps the given label (in neither paper nor MLC's meta network); None: no
         skip connection: -0.004 [-0.015, +0.006] on the development grid
         (``benchmarks/results/claims_ebomlc.md``).
+    inner_steps : int or None, default=None
+        k, the inner steps of the value-function gap ("mlc_d", "ebomlc"), each on
+        a fresh noisy batch after the first. None: the method's own, 5 for "mlc_d"
+        (EBOMLC's Algorithm 1) and 1 for "ebomlc" (Algorithm 2; its Figure 7
+        compares 1, 2 and 5). Measured in ``benchmarks/results/claims_ebomlc_k.md``.
     train_on_trusted : bool, default=False
         "mlc" only: as microsoft/MLC's default method ``hmlc_K_mix``, split each
         trusted batch in halves, the first for the upper loss and the second
@@ -218,6 +223,7 @@ class MetaLabelStrategy(MetaStrategy):
         "meta_hidden_units": [Interval(Integral, 1, None, closed="left")],
         "q_gradient": [StrOptions({"bome", "difference"})],
         "label_skip": [None, Interval(Real, None, None, closed="neither")],
+        "inner_steps": [None, Interval(Integral, 1, None, closed="left")],
         "train_on_trusted": ["boolean"],
         "step_gradient": [StrOptions({"recomputed", "lookahead"})],
     }
@@ -225,7 +231,7 @@ class MetaLabelStrategy(MetaStrategy):
     def __init__(self, method="ebomlc", rho=0.2, delta=0.25, xi=0.5, meta_lr=3e-4,
                  inner_lr=None, feature_extractor=None, features="frozen",
                  meta_hidden_units=128, q_gradient="bome", label_skip=3.0,
-                 train_on_trusted=False, step_gradient="recomputed"):
+                 inner_steps=None, train_on_trusted=False, step_gradient="recomputed"):
         self.method = method
         self.rho = rho
         self.delta = delta
@@ -237,6 +243,7 @@ class MetaLabelStrategy(MetaStrategy):
         self.meta_hidden_units = meta_hidden_units
         self.q_gradient = q_gradient
         self.label_skip = label_skip
+        self.inner_steps = inner_steps
         self.train_on_trusted = train_on_trusted
         self.step_gradient = step_gradient
 
@@ -260,6 +267,10 @@ class MetaLabelStrategy(MetaStrategy):
         if self.method == "mlc" and self.q_gradient != "bome":
             warnings.warn(f"q_gradient={self.q_gradient!r} is ignored with method='mlc', which "
                           f"has no value gap Q (it applies to 'mlc_d' and 'ebomlc')",
+                          UnlockerWarning, stacklevel=3)
+        if self.method == "mlc" and self.inner_steps is not None:
+            warnings.warn(f"inner_steps={self.inner_steps!r} is ignored with method='mlc', "
+                          f"whose look-ahead is one step (it applies to 'mlc_d' and 'ebomlc')",
                           UnlockerWarning, stacklevel=3)
         mlc_only = {"train_on_trusted": False, "step_gradient": "recomputed"}
         for name, default in mlc_only.items():
@@ -429,7 +440,8 @@ class MetaLabelStrategy(MetaStrategy):
         module = net.module_
         params = list(parameters_of(module).values())
         X_c, y_c = context.trusted.batch(len(X))
-        _, logits, grad_Q_w, grad_Q_a = self._value_gap(net, X, targets, context, 5)
+        _, logits, grad_Q_w, grad_Q_a = self._value_gap(net, X, targets, context,
+                                                        self.inner_steps or 5)
         F = nn.functional.cross_entropy(module(X_c), y_c)
         grad_F_w = torch.autograd.grad(F, params, allow_unused=True)
         beta = mlcd_beta(grad_F_w, grad_Q_w, grad_Q_a, self.delta)
@@ -444,7 +456,8 @@ class MetaLabelStrategy(MetaStrategy):
         params = list(parameters_of(module).values())
         meta_params = self.meta_parameters()
         X_c, y_c = context.trusted.batch(len(X))
-        _, logits, grad_Q_w, grad_Q_a = self._value_gap(net, X, targets, context, 1)
+        _, logits, grad_Q_w, grad_Q_a = self._value_gap(net, X, targets, context,
+                                                        self.inner_steps or 1)
         features_c, logits_c = penultimate_features(module, X_c, self._extractor())
         F = mixture_upper_loss(logits_c, self.meta_model_(features_c, y_c), y_c, self.rho)
         grad_F = torch.autograd.grad(F, params + meta_params, allow_unused=True)
