@@ -472,12 +472,12 @@ def test_mlc_step_hand_checked(step_gradient, train_on_trusted):
 def test_mlc_only_options_warn_with_other_methods(data):
     from sklearn_unlocker.exceptions import UnlockerWarning
 
-    for kwargs in ({"train_on_trusted": True}, {"step_gradient": "lookahead"}):
+    for kwargs in ({"train_on_trusted": False}, {"step_gradient": "recomputed"}):
         name = next(iter(kwargs))
         with pytest.warns(UnlockerWarning, match=f"{name}=.* is ignored with method='ebomlc'"):
             MetaLabelCorrectionClassifier(**kwargs, **FAST).fit(data.X_train, data.y_train)
-    clf = MetaLabelCorrectionClassifier(method="mlc", train_on_trusted=True,
-                                        step_gradient="lookahead", **FAST)
+    clf = MetaLabelCorrectionClassifier(method="mlc", train_on_trusted=False,
+                                        step_gradient="recomputed", **FAST)
     assert clf.fit(data.X_train, data.y_train).score(data.X_test, data.y_test) > 0.3
 
 

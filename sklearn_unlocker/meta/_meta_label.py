@@ -73,13 +73,13 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
     inner_steps : int or None, default=None
         k, the inner steps of "mlc_d" and "ebomlc"; None: 5 and 1, the methods'
         own (see :class:`~sklearn_unlocker.strategies.MetaLabelStrategy`).
-    train_on_trusted : bool, default=False
+    train_on_trusted : bool, default=True
         "mlc" only: half of each trusted batch joins the lower loss, so the main
-        network also trains on trusted data (microsoft/MLC's ``hmlc_K_mix``).
-    step_gradient : {"recomputed", "lookahead"}, default="recomputed"
-        "mlc" only: w's real step takes G's gradient recomputed after the meta
-        update, or the look-ahead's, taken before it (microsoft/MLC); see
-        :class:`~sklearn_unlocker.strategies.MetaLabelStrategy`.
+        network also trains on trusted data (microsoft/MLC's ``hmlc_K_mix``);
+        False: never (see :class:`~sklearn_unlocker.strategies.MetaLabelStrategy`).
+    step_gradient : {"lookahead", "recomputed"}, default="lookahead"
+        "mlc" only: w's real step takes the look-ahead's gradient, taken before
+        the meta update (microsoft/MLC), or G's recomputed after it.
     warmup_epochs : int, default=5
         Epochs of plain cross-entropy before meta learning starts.
     lr : float, default=0.1
@@ -197,8 +197,8 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
         q_gradient="bome",
         label_skip=3.0,
         inner_steps=None,
-        train_on_trusted=False,
-        step_gradient="recomputed",
+        train_on_trusted=True,
+        step_gradient="lookahead",
         warmup_epochs=5,
         max_epochs=60,
         batch_size=128,
