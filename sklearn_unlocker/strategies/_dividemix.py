@@ -450,7 +450,7 @@ class DivideMixStrategy(BaseStrategy):
         clean_proba = targets.network_clean_proba
         host_clean = targets.host("network_clean_proba")
         views = [augment(X), augment(X)]  # one pair of views per batch, shared by both networks
-        batch_proba, own_proba = self._batch_probas(networks, views, shift)
+        batch_proba, own_proba = self._batch_probas(networks, views, shift, trained)
         n_classes = batch_proba[0][0].shape[1]
         prior = self._penalty_target(context, n_classes, X.device)
         ramp = self.lambda_u * linear_rampup(context.epoch, context.warmup_epochs,
@@ -485,20 +485,21 @@ class DivideMixStrategy(BaseStrategy):
             total = loss if total is None else total + loss
             first_logits = logits if first_logits is None else first_logits
         if total is None:  # no network had two samples to mix: a zero step
-            first_logits = networks[0](X)
+            first_logits = networks[trained[0]](X)
             total = first_logits.sum() * 0.0
         return total, first_logits
 
-    def _batch_probas(self, networks, views, shift):
+    def _batch_probas(self, networks, views, shift, trained):
         """Each network's probabilities on the batch's views, in evaluation mode (the
-        other network's, for co-guessing) and in ``guess_mode`` (its own step's)."""
+        other network's, for co-guessing) and, for the ``trained`` ones, in
+        ``guess_mode`` (their own step's)."""
         with torch.no_grad(), _evaluation_mode(networks):  # every no-grad pass of the step
             batch_proba = [[_proba(module(v), shift) for v in views] for module in networks]
         if self.guess_mode == "evaluation":
             return batch_proba, batch_proba
         with torch.no_grad():  # DivideMix's code: the trained network in train mode
-            return batch_proba, [[_proba(module(v), shift) for v in views]
-                                 for module in networks]
+            return batch_proba, [[_proba(module(v), shift) for v in views] if k in trained
+                                 else batch_proba[k] for k, module in enumerate(networks)]
 
     def _guesses(self, networks, k, views, shift):
         """Both networks' probabilities on the views (network order), network k's in
