@@ -385,7 +385,8 @@ def main(argv=None):
                   "label is the true one, from its lowest to its highest epoch, means over "
                   "fits; the KL compares the mean predicted distribution on the test set "
                   "with the one on D_bc at the end of each epoch (per-epoch traces: the CSV's "
-                  "`bc_purity_by_epoch` and `bc_kl_by_epoch`):", "", *traced, ""]
+                  "`bc_purity_by_epoch` and `bc_kl_by_epoch`; fits taken with `--reuse` "
+                  "have none):", "", *traced, ""]
     issues = issue_table(frame)
     if issues:
         lines += ["Label issues (`find_label_issues()`; cleanlab: `CleanLearning`'s out-of-fold "

@@ -362,7 +362,7 @@ class TrainingEngine:
     def passes_per_epoch(self):
         """Passes over the training data each epoch: the strategy's (one per network for
         a strategy that trains them one after the other)."""
-        return self.strategy.passes_per_epoch
+        return getattr(self.strategy, "passes_per_epoch", 1)
 
     def begin_pass(self, index):
         """The net starts pass ``index`` of a strategy with several: it trains network

@@ -535,3 +535,11 @@ def test_inner_steps_warns_with_mlc(data):
     with pytest.warns(UnlockerWarning, match="inner_steps=2 is ignored with method='mlc'"):
         MetaLabelCorrectionClassifier(method="mlc", inner_steps=2, **FAST).fit(
             data.X_train, data.y_train)
+
+
+def test_max_bins_warns_without_a_label_corrector(data):
+    from sklearn_unlocker.exceptions import UnlockerWarning
+
+    with pytest.warns(UnlockerWarning, match="max_bins=7 is ignored with label_corrector='off'"):
+        DynamicLossClassifier(label_corrector="off", max_bins=7, **FAST).fit(data.X_train,
+                                                                             data.y_train)

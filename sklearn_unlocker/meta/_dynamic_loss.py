@@ -87,9 +87,11 @@ class DynamicLossClassifier(MetaClassifierBase):
     classes_, n_features_in_, input_shape_, net_, history_, device_
         As in :class:`~sklearn_unlocker.UnlockerClassifier`.
     margins_ : ndarray of shape (n_classes,)
-        The learned margins q (in the order of ``classes_``).
+        The margins q (in the order of ``classes_``): learned, or fixed where
+        ``margins`` is "balanced_softmax" or "off".
     label_weights_ : ndarray of shape (n_bins, n_classes)
-        The learned g(r | y): rows are loss bins (lowest loss first), columns classes.
+        g(r | y): rows are loss bins (lowest loss first), columns classes; all 1
+        with ``label_corrector="off"``, equal across classes with "shared".
     corrected_labels_ : ndarray of shape (n_samples,)
         The given label where ``g(r | y) >= 0.5``, else the prediction's argmax
         (the deterministic version of y*); where that keeps the given label but

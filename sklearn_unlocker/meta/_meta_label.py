@@ -146,10 +146,13 @@ class MetaLabelCorrectionClassifier(MetaClassifierBase):
 
     - "mlc" (Zheng et al. 2021): the meta parameters follow the gradient of F at
       a one-step look-ahead ``w'``, the optimizer's next step on G (second order
-      through w'); then w takes a step on G.
+      through w'); then w steps with that look-ahead's gradient of G, and half of
+      each trusted batch joins G, as microsoft/MLC's ``hmlc_K_mix`` does
+      (``step_gradient``, ``train_on_trusted``).
     - "mlc_d": BOME's dynamic barrier on MLC (EBOMLC's Algorithm 1): k = 5 inner
-      steps (first order), ``Q = G(w) - G(w_k)``, ``beta`` of Eq. 7; w steps on
-      ``grad_w F + beta grad_w Q``, the meta model on ``beta grad_a Q``.
+      steps by default (``inner_steps``; first order), ``Q = G(w) - G(w_k)``,
+      ``beta`` of Eq. 7; w steps on ``grad_w F + beta grad_w Q``, the meta model on
+      ``beta grad_a Q``.
     - "ebomlc" (Nguyen et al.): one inner step (Eq. 8), the mixture upper loss
       (Eq. 9, ``rho``), the alignment-aware barrier (Eqs. 10-11, ``delta``) and
       the scaled step (Eq. 12, ``xi``), first order throughout.

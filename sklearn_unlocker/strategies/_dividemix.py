@@ -314,21 +314,27 @@ class DivideMixStrategy(BaseStrategy):
         either way.
     guess_mode : {"evaluation", "train"}, default="evaluation"
         The mode the network being trained guesses and refines in: "evaluation",
-        both networks in evaluation mode on one shared pass; "train", DivideMix's
+        both networks in evaluation mode on one shared pass; "train", as DivideMix's
         code, where the trained network's own guesses and refinements come from it
         in train mode (batch norm on the batch, dropout on; its running statistics
-        move with these passes) and the other network's in evaluation mode. "train"
-        costs four more no-grad passes a step.
+        move with these passes) and the other network's in evaluation mode. Here the
+        train-mode pass runs over the batch's two views whole (the reference passes
+        its labelled and unlabelled inputs separately, so their batch statistics
+        differ). "train" costs two more no-grad passes per trained network a step.
+        With neither batch norm nor dropout (the default MLP, ``ConvNet1d``) the
+        two modes compute the same numbers.
         Measured in ``benchmarks/results/claims_dividemix.md``.
     training_order : {"joint", "sequential"}, default="joint"
         "joint": each step trains both networks on the same mini-batch, one pass
         over the data an epoch. "sequential", DivideMix's code: network 1 trains
         in a pass of its own, then network 2 in another, against network 1's
         updated weights (the warm-up too); each pass shuffles the data anew, so an
-        epoch takes twice the steps. One optimizer over both networks steps as two
-        would (AdamW and SGD update each parameter from its own gradient, and a
-        network's loss has no gradient in the other's parameters), so the
-        reference's two optimizers are this option's order and the recipe.
+        epoch takes twice the optimizer steps (a scheduler stepped per batch runs
+        twice as fast; DivideMix's code changes its rate per epoch). One optimizer
+        over both networks steps as two would (AdamW and SGD update each
+        parameter from its own gradient, and a network's loss has no gradient in
+        the other's parameters), so the reference's two optimizers are this
+        option's order and the recipe.
         Measured in ``benchmarks/results/claims_dividemix.md``.
 
     Attributes

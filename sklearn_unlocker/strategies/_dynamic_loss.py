@@ -1,6 +1,7 @@
 """Dynamic Loss (Jiang et al., "Dynamic Loss For Robust Learning") as a strategy."""
 
 import itertools
+import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -10,6 +11,7 @@ from torch import nn
 
 from .._rows import row_cross_entropy, row_softmax
 from .._sklearn_compat import Interval, StrOptions
+from ..exceptions import UnlockerWarning
 from ._functional import forward_at, parameters_of
 from ._meta import MetaStrategy
 from ._meta_math import corrected_targets, dynamic_loss, hierarchical_meta_indices, loss_bins
@@ -64,7 +66,7 @@ class LabelCorrector(nn.Module):
         with torch.no_grad():
             eye = torch.eye(self.n_bins, device=self.mlp[0].weight.device)
             weights = torch.sigmoid(self.mlp(eye))
-            return weights.expand(self.n_bins, self.n_classes).cpu().numpy()
+            return weights.expand(self.n_bins, self.n_classes).contiguous().cpu().numpy()
 
 
 def _device_of(module):
@@ -212,7 +214,10 @@ class DynamicLossStrategy(MetaStrategy):
         ``log prior`` of the given labels, or none: the paper's margin ablations
         (Table 4). ``label_corrector="off"`` with learned margins, or a corrector
         with fixed margins, still meta-learns; with neither learned there is
-        nothing to meta-learn, which is an error.
+        nothing to meta-learn, which is an error. Inside Unlocker, where the row
+        adds alpha to the loss's logits too, "balanced_softmax" adds a second
+        log prior: run the paper's ablation with ``logit_adjustment="none"`` (as
+        :class:`~sklearn_unlocker.DynamicLossClassifier` does).
 
     Attributes
     ----------
@@ -263,6 +268,10 @@ class DynamicLossStrategy(MetaStrategy):
             raise ValueError(
                 f"DynamicLossStrategy(label_corrector='off', margins={self.margins!r}) has "
                 f"nothing to meta-learn: keep a label corrector or learned margins")
+        if self.label_corrector == "off" and self.max_bins != 100:
+            warnings.warn(f"max_bins={self.max_bins!r} is ignored with label_corrector='off' "
+                          f"(the loss bins feed the corrector only)", UnlockerWarning,
+                          stacklevel=2)
         counts = np.bincount(context.labels, minlength=context.n_classes)
         n_bins = int(min(self.max_bins, counts.max()))
         if self.label_corrector == "off":
