@@ -274,9 +274,10 @@ class DivideMixStrategy(BaseStrategy):
         (Unlocker's current estimate with ``logit_adjustment="unlocker"``, the given
         labels' prior in the other rows, the defaults' included), DivideMix's
         uniform (which fights a long tail), or none.
-        "estimated" by design: a long-tailed mean prediction is not uniform. (It was
-        chosen on an earlier development grid that shared data with the reported
-        one; not re-measured since the batching and augmentation changed.)
+        "estimated" by design: a long-tailed mean prediction is not uniform. On the
+        development grid (the defaults, 25 settings, 2 seeds) DivideMix's uniform
+        target read 0.602 against 0.648, -0.045 [-0.059, -0.032], behind in 23 of
+        25 settings (``benchmarks/results/claims_dividemix.md``).
     per_class : bool, default=True
         One loss mixture per given class (as :class:`SmallLossStrategy`); DivideMix
         itself fits one for all samples (``False``). On a long tail the global split
