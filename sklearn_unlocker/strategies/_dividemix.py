@@ -323,8 +323,9 @@ class DivideMixStrategy(BaseStrategy):
         its labelled and unlabelled inputs separately, so their batch statistics
         differ). "train" costs two more no-grad passes per trained network a step.
         With neither batch norm nor dropout (the default MLP, ``ConvNet1d``) the
-        two modes compute the same numbers.
-        Measured in ``benchmarks/results/claims_dividemix.md``.
+        two modes compute the same numbers. On the development grid's shape images
+        (``ConvNet``) "train" read +0.006 [-0.013, +0.024], a tie, at 1.08x the fit
+        time (``benchmarks/results/claims_dividemix_guess_mode.md``).
     training_order : {"joint", "sequential"}, default="joint"
         "joint": each step trains both networks on the same mini-batch, one pass
         over the data an epoch. "sequential", DivideMix's code: network 1 trains
@@ -335,8 +336,9 @@ class DivideMixStrategy(BaseStrategy):
         over both networks steps as two would (AdamW and SGD update each
         parameter from its own gradient, and a network's loss has no gradient in
         the other's parameters), so the reference's two optimizers are this
-        option's order and the recipe.
-        Measured in ``benchmarks/results/claims_dividemix.md``.
+        option's order and the recipe. On the development grid (25 settings, the
+        defaults) "sequential" read -0.005 [-0.010, +0.001], a tie, at 1.16x the fit
+        time (``benchmarks/results/claims_dividemix.md``).
 
     Attributes
     ----------
