@@ -1,6 +1,7 @@
 """Meta label correction as a strategy: MLC, MLC-D and EBOMLC (one update rule each)."""
 
 import copy
+import inspect
 import warnings
 from numbers import Integral, Real
 
@@ -265,21 +266,18 @@ class MetaLabelStrategy(MetaStrategy):
         return {"meta_model": MetaLabelModel(width, context.n_classes, self.meta_hidden_units,
                                              self.meta_hidden_units, self.label_skip)}
 
+    #: the methods that read each method-specific parameter
+    _METHODS_READING = {"q_gradient": ("mlc_d", "ebomlc"), "inner_steps": ("mlc_d", "ebomlc"),
+                        "train_on_trusted": ("mlc",), "step_gradient": ("mlc",)}
+
     def _warn_ignored(self):
-        """Warn about each parameter the chosen method does not read."""
-        if self.method == "mlc" and self.q_gradient != "bome":
-            warnings.warn(f"q_gradient={self.q_gradient!r} is ignored with method='mlc', which "
-                          f"has no value gap Q (it applies to 'mlc_d' and 'ebomlc')",
-                          UnlockerWarning, stacklevel=3)
-        if self.method == "mlc" and self.inner_steps is not None:
-            warnings.warn(f"inner_steps={self.inner_steps!r} is ignored with method='mlc', "
-                          f"whose look-ahead is one step (it applies to 'mlc_d' and 'ebomlc')",
-                          UnlockerWarning, stacklevel=3)
-        mlc_only = {"train_on_trusted": True, "step_gradient": "lookahead"}
-        for name, default in mlc_only.items():
-            if self.method != "mlc" and getattr(self, name) != default:
-                warnings.warn(f"{name}={getattr(self, name)!r} is ignored with method="
-                              f"{self.method!r}: it applies to method='mlc' only",
+        """Warn about each parameter set away from its default that the method does not read."""
+        defaults = inspect.signature(type(self).__init__).parameters
+        for name, methods in self._METHODS_READING.items():
+            value = getattr(self, name)
+            if self.method not in methods and value != defaults[name].default:
+                warnings.warn(f"{name}={value!r} is ignored with method={self.method!r}: it "
+                              f"applies to method {' and '.join(map(repr, methods))} only",
                               UnlockerWarning, stacklevel=3)
 
     # --- the score pass and the verdict --------------------------------------------------
