@@ -70,6 +70,9 @@ class Row:
 
 
 #: The paper's four rows (Table 5): NLL alone, + post-hoc LA, + LA (fixed tau), + Unlocker.
+#: A row with alpha in its loss predicts with raw ``z`` (Menon et al. 2021's rule after an
+#: adjusted loss; the Unlocker paper is silent): ``argmax z`` measured ahead of
+#: ``argmax(z - alpha)`` for the learned row too (the claims page, "prediction rule").
 ROWS = {
     "none": Row(in_selection=False, in_loss=False, in_prediction=False, learns_tau=False,
                 adapts=False),
@@ -77,7 +80,7 @@ ROWS = {
                    adapts=False),
     "loss": Row(in_selection=True, in_loss=True, in_prediction=False, learns_tau=False,
                 adapts=False),
-    "unlocker": Row(in_selection=True, in_loss=True, in_prediction=True, learns_tau=True),
+    "unlocker": Row(in_selection=True, in_loss=True, in_prediction=False, learns_tau=True),
 }
 
 

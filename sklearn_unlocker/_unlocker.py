@@ -71,10 +71,11 @@ class UnlockerClassifier(NeuralClassifierBase):
         (``set_params(strategy__p_threshold=0.3)`` on a name sets ``strategy`` to
         that strategy's object with the parameter changed).
     logit_adjustment : {"loss", "unlocker", "posthoc", "none"}, default="loss"
-        The paper's four rows. "unlocker": learned tau, alpha in selection, in the
-        clean samples' loss and in prediction (``z - alpha``, our reading of
-        Algorithm 1; ``argmax z`` measured as good or better, see the claims page),
-        the prior re-estimated each epoch and alpha smoothed by the EMA. "loss" and
+        The paper's four rows. "unlocker": learned tau, alpha in selection and in
+        the clean samples' loss, the prior re-estimated each epoch and alpha
+        smoothed by the EMA; it predicts with raw logits, as logit adjustment does
+        after an adjusted loss (the paper is silent; ``argmax z`` measured ahead of
+        ``argmax(z - alpha)``, see the claims page). "loss" and
         "posthoc" are standard logit adjustment (Menon et al. 2021) on top of the
         strategy: fixed ``tau`` and the prior of the given labels, neither
         re-estimated nor smoothed; "loss" puts
@@ -252,7 +253,7 @@ class UnlockerClassifier(NeuralClassifierBase):
         Last tau from the outer step (the fixed ``tau`` when not learned).
     adjustment_ : ndarray of shape (n_classes,)
         The adjustment alpha after the final EMA; predictions use ``z - alpha``
-        when ``logit_adjustment`` is "unlocker" or "posthoc".
+        when ``logit_adjustment`` is "posthoc", raw ``z`` otherwise.
     imbalance_ratio_ : float
         Imbalance ratio of ``prior_``.
     tau_history_, imbalance_ratio_history_ : ndarray of shape (n_epochs,)

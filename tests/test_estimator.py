@@ -58,9 +58,19 @@ def test_prediction_methods_agree(fitted, small_data):
     scores = fitted.decision_function(X)
     np.testing.assert_array_equal(fitted.classes_[scores.argmax(axis=1)], fitted.predict(X))
     np.testing.assert_array_equal(proba.argmax(axis=1), scores.argmax(axis=1))
-    # "unlocker" predicts from z - alpha
+    # "unlocker" trains on z + alpha and predicts from raw z (Menon et al.'s rule)
     raw = fitted.net_.logits(torch.as_tensor(X)).double().numpy()
-    np.testing.assert_allclose(scores, raw - fitted.adjustment_, rtol=1e-5, atol=1e-5)
+    assert np.abs(fitted.adjustment_).max() > 0.1  # a rule that subtracts alpha would differ
+    np.testing.assert_allclose(scores, raw, rtol=1e-5, atol=1e-5)
+
+
+def test_posthoc_row_predicts_from_the_adjusted_logits(small_data):
+    X = small_data.X_test
+    clf = unlocker(logit_adjustment="posthoc", **FAST).fit(small_data.X_train, small_data.y_train)
+    raw = clf.net_.logits(torch.as_tensor(X)).double().numpy()
+    assert np.abs(clf.adjustment_).max() > 0.1
+    np.testing.assert_allclose(clf.decision_function(X), raw - clf.adjustment_,
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_string_labels_and_label_issue_table(small_data):
@@ -177,7 +187,7 @@ def test_every_row_and_tau_solver_fits(small_data, row, solver):
         assert clf.tau_ == 0.8
         assert np.all(clf.tau_history_ == 0.8)
     raw = clf.net_.logits(torch.as_tensor(small_data.X_test)).double().numpy()
-    shift = clf.adjustment_ if row in ("unlocker", "posthoc") else 0.0
+    shift = clf.adjustment_ if row == "posthoc" else 0.0  # a row with alpha in its loss: raw z
     np.testing.assert_allclose(clf.decision_function(small_data.X_test), raw - shift,
                                rtol=1e-5, atol=1e-5)
 
@@ -216,7 +226,7 @@ def test_the_adjustment_is_the_learned_tau_times_the_log_prior(small_data):
     clf = unlocker(ema_beta=1.0, **FAST).fit(small_data.X_train, small_data.y_train)
     assert clf.tau_ != 1.0
     np.testing.assert_allclose(clf.adjustment_, clf.tau_ * np.log(clf.prior_history_[-1]))
-    np.testing.assert_allclose(clf._prediction_adjustment(), clf.adjustment_)
+    np.testing.assert_allclose(clf._prediction_adjustment(), 0.0)  # predictions use raw z
 
 
 def test_ir_aware_prior_moves_at_most_max_prior_change_per_epoch(small_data):

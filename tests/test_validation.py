@@ -90,8 +90,10 @@ def test_validation_scores_the_adjusted_predictions(small_noisy_tabular):
     classes = np.unique(data.y_train)
     X_val, y_val = data.X_test.astype(np.float32), np.searchsorted(classes, data.y_test)
     probe = _AdjustedAccuracy(X_val, y_val)
+    # the post-hoc row predicts with z - alpha (the "unlocker" row predicts with raw z)
     clf = unlocker(train_split=predefined_split(Dataset(data.X_test, data.y_test)),
-                             callbacks=[probe], **FAST).fit(data.X_train, data.y_train)
+                   logit_adjustment="posthoc", callbacks=[probe],
+                   **FAST).fit(data.X_train, data.y_train)
     fitted = dict(clf.net_.callbacks_)["_AdjustedAccuracy"]
     assert np.allclose(clf.history_[:, "valid_acc"], fitted.accuracies)
     assert len(clf.train_indices_) == len(data.y_train)  # a set of its own: nothing held out

@@ -172,7 +172,7 @@ class DynamicLossStrategy(MetaStrategy):
     bins rank the adjusted losses, alpha is added to the logits of the dynamic
     loss beside the learned margins (``f(x) + alpha + q``: the margins learn what
     alpha leaves, starting from 0), ``y'`` is drawn from ``z - alpha``, and
-    predictions use ``z - alpha`` like every Unlocker row.
+    predictions use raw ``z`` like every row with alpha in its loss.
 
     Parameters
     ----------
