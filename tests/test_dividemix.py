@@ -336,6 +336,29 @@ def test_guess_mode_sets_the_mode_of_the_trained_networks_own_guesses(monkeypatc
     assert all(module.training for module in net.networks())  # modes restored
 
 
+@pytest.mark.parametrize("trained, guess_mode, evaluated", [
+    ((0, 1), "train", [2, 2]),  # each network's evaluation pass serves the other's guesses
+    ((1,), "train", [2, 0]),  # sequential: network 1's own guesses are in train mode
+    ((1,), "evaluation", [2, 2]),  # network 1 guesses with its evaluation pass
+])
+def test_only_the_evaluation_passes_a_step_reads_are_made(trained, guess_mode, evaluated):
+    calls = [0, 0]
+    networks = [_ModeConstant([0.0, 0.0], [1.0, 0.0]) for _ in range(2)]
+    for k, module in enumerate(networks):
+        module.register_forward_hook(
+            lambda m, args, out, k=k: calls.__setitem__(k, calls[k] + (not m.training)))
+    views = [torch.zeros(3, 2), torch.zeros(3, 2)]
+    batch, own = DivideMixStrategy(guess_mode=guess_mode)._batch_probas(
+        networks, views, None, trained)
+    assert calls == evaluated
+    for k in trained:  # what the trained network refines and guesses with
+        expected = [0.5, 0.5] if guess_mode == "evaluation" else [np.e / (1 + np.e), 1 / (1 + np.e)]
+        np.testing.assert_allclose(own[k][0].numpy(), np.tile(expected, (3, 1)), rtol=1e-6)
+    for j in range(2):
+        if evaluated[j]:
+            np.testing.assert_allclose(batch[j][1].numpy(), np.full((3, 2), 0.5), rtol=1e-6)
+
+
 def _step_inputs(epoch_number, network=None):
     labels = torch.tensor([0, 1, 0, 1])
     epoch = {"labels": labels, "target": labels,

@@ -460,7 +460,7 @@ class DivideMixStrategy(BaseStrategy):
         host_clean = targets.host("network_clean_proba")
         views = [augment(X), augment(X)]  # one pair of views per batch, shared by both networks
         batch_proba, own_proba = self._batch_probas(networks, views, shift, trained)
-        n_classes = batch_proba[0][0].shape[1]
+        n_classes = own_proba[trained[0]][0].shape[1]
         prior = self._penalty_target(context, n_classes, X.device)
         ramp = self.lambda_u * linear_rampup(context.epoch, context.warmup_epochs,
                                             self.rampup_epochs)
@@ -501,10 +501,15 @@ class DivideMixStrategy(BaseStrategy):
     def _batch_probas(self, networks, views, shift, trained):
         """Each network's probabilities on the batch's views, in evaluation mode (the
         other network's, for co-guessing) and, for the ``trained`` ones, in
-        ``guess_mode`` (their own step's)."""
+        ``guess_mode`` (their own step's). In train mode a network's evaluation pass
+        serves only another trained network: ``None`` where none reads it (the
+        sequential order's one trained network)."""
+        in_train_mode = self.guess_mode == "train"
+        read = [not in_train_mode or any(k != j for k in trained) for j in range(len(networks))]
         with torch.no_grad(), _evaluation_mode(networks):  # every no-grad pass of the step
-            batch_proba = [[_proba(module(v), shift) for v in views] for module in networks]
-        if self.guess_mode == "evaluation":
+            batch_proba = [[_proba(module(v), shift) for v in views] if needed else None
+                           for module, needed in zip(networks, read, strict=True)]
+        if not in_train_mode:
             return batch_proba, batch_proba
         with torch.no_grad():  # DivideMix's code: the trained network in train mode
             return batch_proba, [[_proba(module(v), shift) for v in views] if k in trained
