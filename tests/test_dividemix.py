@@ -352,7 +352,8 @@ def test_only_the_evaluation_passes_a_step_reads_are_made(trained, guess_mode, e
         networks, views, None, trained)
     assert calls == evaluated
     for k in trained:  # what the trained network refines and guesses with
-        expected = [0.5, 0.5] if guess_mode == "evaluation" else [np.e / (1 + np.e), 1 / (1 + np.e)]
+        train_row = [np.e / (1 + np.e), 1 / (1 + np.e)]  # softmax of [1, 0]
+        expected = [0.5, 0.5] if guess_mode == "evaluation" else train_row
         np.testing.assert_allclose(own[k][0].numpy(), np.tile(expected, (3, 1)), rtol=1e-6)
     for j in range(2):
         if evaluated[j]:
