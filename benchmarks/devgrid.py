@@ -151,6 +151,9 @@ def _fit(spec, setting, seed, trace_bc=False):
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     label, params = parse_variant(spec)
+    if trace_bc and params is not None and params.get("train_split") is not None:
+        raise ValueError(f"--trace-bc reads D_bc's rows of the whole training set; variant "
+                         f"{label!r} holds part of it out (train_split): trace it without one")
     data, module = load_family(setting, seed)
     common = {} if module is None else {"module": module}
     # DivideMix's two views: the estimator's default_views unless a variant names `augment`
@@ -186,8 +189,9 @@ def _fit(spec, setting, seed, trace_bc=False):
 
 def prediction_rules(clf, data):
     """Balanced accuracy of the same fit under both prediction rules: ``argmax z`` (Menon et
-    al.'s rule after an adjusted loss) and ``argmax z - alpha`` (their post-hoc rule, and the
-    Unlocker row's), whichever of them ``predict`` uses."""
+    al.'s rule after an adjusted loss, every adjusted-loss row's since 2026-12-06) and
+    ``argmax z - alpha`` (their post-hoc rule; the Unlocker row's before), whichever of them
+    ``predict`` uses."""
     raw = clf.decision_function(data.X_test) + clf._prediction_shift_  # z, the module's logits
     classes = clf.classes_
     return {"balanced_accuracy_raw": balanced_accuracy_score(

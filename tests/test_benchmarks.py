@@ -194,3 +194,10 @@ def test_bc_trace_hand_checked():
     assert summary["bc_kl_last"] == pytest.approx(expected, rel=1e-12)
     lines = bc_table(pd.DataFrame([{"variant": "v", "balanced_accuracy": 0.5, **summary}]))
     assert lines[-1].startswith("| v | 0.750 / 0.750 | 0.750 | 0.500 |")
+
+
+def test_bc_trace_refuses_a_held_out_split():
+    from benchmarks.devgrid import _fit
+
+    with pytest.raises(ValueError, match="train_split"):
+        _fit("held_out:train_split=0.2", "tab_small:sym:0.4:10", 100, trace_bc=True)
