@@ -88,11 +88,13 @@ class UnlockerClassifier(NeuralClassifierBase):
         DivideMix's penalty pulls towards it).
     tau : float, default=1.0
         Initial tau when it is learned, the fixed value otherwise (the paper's 1.0).
-    tau_solver : {"sgd", "exact", "closed_form"}, default="sgd"
+    tau_solver : {"sgd", "appendix_sgd", "exact", "closed_form"}, default="sgd"
         Outer step: "sgd" is the paper's (``tau_steps`` passes of one gradient step
         of rate ``tau_lr`` per mini-batch of D_bc, with the true gradient, see
-        :mod:`sklearn_unlocker.adjustment`); "exact" minimises the objective in
-        1-D; "closed_form" is the centred least-squares tau of appendix Eq. 33.
+        :mod:`sklearn_unlocker.adjustment`); "appendix_sgd" the same steps with the
+        appendix's Eq. 14 as printed, which is not the objective's gradient (for
+        measuring the erratum); "exact" minimises the objective in 1-D;
+        "closed_form" is the centred least-squares tau of appendix Eq. 33.
     tau_lr : float, default=0.5
         Learning rate of the "sgd" outer step.
     tau_steps : int, default=1
@@ -324,7 +326,7 @@ class UnlockerClassifier(NeuralClassifierBase):
         "accelerator": [None, HasMethods(["prepare", "backward", "gather", "unwrap_model"])],
         "logit_adjustment": [StrOptions(set(ROWS))],
         "tau": [Interval(Real, None, None, closed="neither")],
-        "tau_solver": [StrOptions({"sgd", "exact", "closed_form"})],
+        "tau_solver": [StrOptions({"sgd", "appendix_sgd", "exact", "closed_form"})],
         "tau_lr": [Interval(Real, 0, None, closed="neither")],
         "tau_steps": [Interval(Integral, 1, None, closed="left")],
         "tau_bounds": [tuple],

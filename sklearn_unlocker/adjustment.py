@@ -24,9 +24,11 @@ finite differences in the tests, is::
     dP_c/dtau = P_c * (-log pi_c + sum_k P_k log pi_k)
 
 (the ``+ 1`` term vanishes because the ``dP_c/dtau`` sum to 0 over classes).
-:func:`appendix_gradient` keeps Eq. 14 so the tests can show the difference.
+:func:`appendix_gradient` keeps Eq. 14 so the tests can show the difference, and the
+"appendix_sgd" solver of :func:`solve_tau` steps with it, to measure what the erratum costs.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -189,7 +191,8 @@ def appendix_gradient(tau, logits, log_prior, groups=None):
 
     It puts each sample's own ``log P_c`` where J has ``log P_bar_c``, which
     makes it the gradient of the mean per-sample negative entropy
-    ``E[sum_c P_c log P_c] + log C`` (Eq. 10), not of J. Do not use it to learn tau.
+    ``E[sum_c P_c log P_c] + log C`` (Eq. 10), not of J. It learns tau only in the
+    ``solver="appendix_sgd"`` of :func:`solve_tau`, the paper's update as printed.
 
     Parameters
     ----------
@@ -211,7 +214,11 @@ def appendix_gradient(tau, logits, log_prior, groups=None):
     >>> round(outer_gradient(0.0, z, log_prior), 4)  # the true dJ/dtau
     -0.261
     """
-    logits, log_prior, weights = _prepare(logits, log_prior, groups)
+    return _appendix_gradient(tau, *_prepare(logits, log_prior, groups))
+
+
+def _appendix_gradient(tau, logits, log_prior, weights):
+    """Eq. 14 on prepared float64 arrays (the "appendix_sgd" solver's step)."""
     proba, dproba = _proba_derivatives(tau, logits, log_prior)
     return float(weights @ np.sum(dproba * (np.log(np.maximum(proba, 1e-300)) + 1), axis=1))
 
@@ -269,10 +276,12 @@ def solve_tau(tau, logits, log_prior, groups=None, *, solver="sgd", lr=TAU_LR, s
         when its fit is undefined).
     logits, log_prior, groups
         As in :func:`outer_objective`.
-    solver : {"sgd", "exact", "closed_form"}, default="sgd"
+    solver : {"sgd", "appendix_sgd", "exact", "closed_form"}, default="sgd"
         "sgd": the paper's rule, ``tau -= lr * dJ_batch/dtau`` for each
         mini-batch of D_bc (J of a batch uses the class-balanced mean of that
         batch), ``steps`` passes, projected onto ``bounds`` after each step.
+        "appendix_sgd": the same steps with the appendix's Eq. 14 as printed
+        (:func:`appendix_gradient`, not the gradient of J), to measure the erratum.
         "exact": minimise J over ``bounds`` (a grid, then bounded Brent around
         the best grid point). "closed_form": the centred least-squares tau of
         :func:`closed_form_tau`.
@@ -312,7 +321,7 @@ def solve_tau(tau, logits, log_prior, groups=None, *, solver="sgd", lr=TAU_LR, s
     0.5
     """
     if solver not in _TAU_SOLVERS:
-        raise ValueError(f"unknown tau solver {solver!r}; use 'sgd', 'exact' or 'closed_form'")
+        raise ValueError(f"unknown tau solver {solver!r}; use one of {sorted(_TAU_SOLVERS)}")
     logits = np.asarray(logits, dtype=np.float64)
     groups = None if groups is None else np.asarray(groups, dtype=np.intp)
     return _TAU_SOLVERS[solver](tau, logits, log_prior, groups, bounds, lr=lr, steps=steps,
@@ -346,7 +355,8 @@ def _exact_tau(tau, logits, log_prior, groups, bounds, **_):
     return new, bool(wants_out)
 
 
-def _sgd_tau(tau, logits, log_prior, groups, bounds, *, lr, steps, batch_size, random_state):
+def _sgd_tau(tau, logits, log_prior, groups, bounds, *, lr, steps, batch_size, random_state,
+             gradient=_gradient):
     """The paper's rule: a projected gradient step per mini-batch of D_bc, ``steps`` passes."""
     low, high = bounds
     rng = check_random_state(random_state)
@@ -360,14 +370,16 @@ def _sgd_tau(tau, logits, log_prior, groups, bounds, *, lr, steps, batch_size, r
             rows = order[start:start + size]
             batch_weights = (np.full(len(rows), 1.0 / len(rows)) if groups is None
                              else balanced_weights(groups[rows]))
-            new -= lr * _gradient(new, logits[rows], log_prior, batch_weights)
+            new -= lr * gradient(new, logits[rows], log_prior, batch_weights)
             # projected gradient descent: every step stays within the bounds
             clipped |= not (low <= new <= high)
             new = min(max(new, low), high)
     return float(new), clipped
 
 
-_TAU_SOLVERS = {"sgd": _sgd_tau, "exact": _exact_tau, "closed_form": _closed_form_step}
+_TAU_SOLVERS = {"sgd": _sgd_tau, "appendix_sgd": functools.partial(_sgd_tau,
+                                                                   gradient=_appendix_gradient),
+                "exact": _exact_tau, "closed_form": _closed_form_step}
 
 
 def ema_update(previous, target, beta):

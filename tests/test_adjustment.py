@@ -128,6 +128,24 @@ def test_appendix_eq14_is_not_the_gradient_of_j():
     )
 
 
+def test_appendix_sgd_steps_with_eq14_as_printed():
+    # the doctest's case: at tau = 0, Eq. 14 reads -0.227 where dJ/dtau reads -0.261, so one
+    # step of rate 0.5 from 0 lands at 0.5 * 0.227, not 0.5 * 0.261
+    log_prior = np.log([0.8, 0.2])
+    z = np.array([[2.0, 0.0], [1.0, 0.5]])
+    paper, true = appendix_gradient(0.0, z, log_prior), outer_gradient(0.0, z, log_prior)
+    tau, clipped = solve_tau(0.0, z, log_prior, solver="appendix_sgd", lr=0.5)
+    assert tau == pytest.approx(-0.5 * paper, rel=1e-12) and not clipped
+    assert solve_tau(0.0, z, log_prior, lr=0.5)[0] == pytest.approx(-0.5 * true, rel=1e-12)
+    # mini-batches and balanced weights as "sgd" has them: the same steps, another gradient
+    logits, log_prior, groups = _case(1, n=30)
+    steps = [solve_tau(0.3, logits, log_prior, groups, solver=solver, batch_size=8, steps=2,
+                       random_state=0)[0] for solver in ("sgd", "appendix_sgd")]
+    assert steps[0] != pytest.approx(steps[1], abs=1e-6)
+    with pytest.raises(ValueError, match="appendix_sgd"):
+        solve_tau(0.0, z, log_prior, solver="eq14")
+
+
 # --- closed-form tau ------------------------------------------------------------------
 
 

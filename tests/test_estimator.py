@@ -175,7 +175,7 @@ def test_sample_weight_weighs_the_prior_counts(small_data):
 
 
 @pytest.mark.parametrize("row", ["unlocker", "loss", "posthoc", "none"])
-@pytest.mark.parametrize("solver", ["sgd", "exact", "closed_form"])
+@pytest.mark.parametrize("solver", ["sgd", "appendix_sgd", "exact", "closed_form"])
 def test_every_row_and_tau_solver_fits(small_data, row, solver):
     clf = unlocker(logit_adjustment=row, tau_solver=solver, tau=0.8, **FAST)
     if row != "unlocker" and solver != "sgd":  # a solver the row does not run
