@@ -280,8 +280,7 @@ def solve_tau(tau, logits, log_prior, groups=None, *, solver="sgd", lr=TAU_LR, s
         "sgd": the paper's rule, ``tau -= lr * dJ_batch/dtau`` for each
         mini-batch of D_bc (J of a batch uses the class-balanced mean of that
         batch), ``steps`` passes, projected onto ``bounds`` after each step.
-        "appendix_sgd": the same steps with the appendix's Eq. 14 as printed
-        (:func:`appendix_gradient`, not the gradient of J), to measure the erratum.
+        "appendix_sgd": the same with Eq. 14 as printed (:func:`appendix_gradient`).
         "exact": minimise J over ``bounds`` (a grid, then bounded Brent around
         the best grid point). "closed_form": the centred least-squares tau of
         :func:`closed_form_tau`.
