@@ -1,5 +1,6 @@
 """Dynamic Loss (Jiang et al., "Dynamic Loss For Robust Learning") as a strategy."""
 
+import inspect
 import itertools
 import warnings
 from numbers import Integral, Real
@@ -268,7 +269,8 @@ class DynamicLossStrategy(MetaStrategy):
             raise ValueError(
                 f"DynamicLossStrategy(label_corrector='off', margins={self.margins!r}) has "
                 f"nothing to meta-learn: keep a label corrector or learned margins")
-        if self.label_corrector == "off" and self.max_bins != 100:
+        default_bins = inspect.signature(type(self).__init__).parameters["max_bins"].default
+        if self.label_corrector == "off" and self.max_bins != default_bins:
             warnings.warn(f"max_bins={self.max_bins!r} is ignored with label_corrector='off' "
                           f"(the loss bins feed the corrector only)", UnlockerWarning,
                           stacklevel=2)
