@@ -49,6 +49,9 @@ def test_the_outer_step_gets_tau_and_its_solver_knobs(monkeypatch, small_noisy_t
     calls.clear()
     UnlockerClassifier(**{**FAST, "tau_solver": "closed_form"}).fit(data.X_train, data.y_train)
     assert {kw["solver"] for _, kw in calls} == {"closed_form"}
+    calls.clear()
+    UnlockerClassifier(**{**FAST, "tau_solver": "appendix_sgd"}).fit(data.X_train, data.y_train)
+    assert {kw["solver"] for _, kw in calls} == {"appendix_sgd"}
 
 
 def test_the_ema_weighs_the_new_value_by_ema_beta(monkeypatch, small_noisy_tabular):
